@@ -1,0 +1,217 @@
+#include "archive/tar.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
+
+#include "base/error.h"
+
+namespace distill {
+
+const char* type_name(LayerEntry::Type type) {
+  switch (type) {
+    case LayerEntry::Type::file: return "file";
+    case LayerEntry::Type::directory: return "directory";
+    case LayerEntry::Type::symlink: return "symlink";
+    case LayerEntry::Type::hardlink: return "hardlink";
+  }
+  return "?";
+}
+
+void order_for_tar(std::vector<LayerEntry>& entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const LayerEntry& a, const LayerEntry& b) { return a.path < b.path; });
+  // Hardlinks name their target; find each group's earliest path.
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < entries.size(); ++i) index[entries[i].path] = i;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    LayerEntry& link = entries[i];
+    if (link.type != LayerEntry::Type::hardlink) continue;
+    auto it = index.find(link.link_target);
+    if (it == index.end()) continue;  // validated by the caller
+    size_t target = it->second;
+    if (target < i) continue;
+    // The link sorts first: it takes the file's content and the file
+    // becomes a link to it. Any other links to the old target follow.
+    LayerEntry& file = entries[target];
+    std::string link_path = link.path, file_path = file.path;
+    std::swap(link, file);
+    link.path = link_path;
+    file.path = file_path;
+    file.type = LayerEntry::Type::hardlink;
+    file.link_target = link_path;
+    file.size = 0;
+    for (size_t j = i + 1; j < entries.size(); ++j)
+      if (entries[j].type == LayerEntry::Type::hardlink && entries[j].link_target == file_path)
+        entries[j].link_target = link_path;
+  }
+}
+
+namespace {
+
+struct ArchiveWriteDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+struct EntryDeleter {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+
+la_ssize_t sink_write(archive*, void* client, const void* buffer, size_t length) {
+  auto* sink = static_cast<ByteSink*>(client);
+  try {
+    sink->write(std::string_view(static_cast<const char*>(buffer), length));
+  } catch (...) {
+    return -1;
+  }
+  return static_cast<la_ssize_t>(length);
+}
+
+void check(archive* a, int rc, const std::string& what) {
+  if (rc < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "libarchive error"));
+}
+
+void write_file_data(archive* a, const LayerEntry& e) {
+  if (e.source.empty()) {
+    if (!e.content.empty() && archive_write_data(a, e.content.data(), e.content.size()) < 0)
+      check(a, ARCHIVE_FATAL, "writing " + e.path);
+    return;
+  }
+  Fd fd = open_read(e.source);
+  std::vector<char> buffer(1 << 20);
+  uint64_t done = 0;
+  Sha256 hash;
+  for (;;) {
+    size_t n = read_some(fd.get(), buffer, e.source);
+    if (n == 0) break;
+    if (done + n > e.size) n = static_cast<size_t>(e.size - done);
+    if (e.verify) hash.update(std::string_view(buffer.data(), n));
+    if (n && archive_write_data(a, buffer.data(), n) < 0) check(a, ARCHIVE_FATAL, "writing " + e.path);
+    done += n;
+    if (done == e.size) break;
+  }
+  if (done != e.size || read_some(fd.get(), std::span(buffer.data(), 1), e.source) != 0)
+    throw Error(e.source.string() + " changed size while it was being read; try the build again");
+  if (e.verify && hash.finish() != *e.verify)
+    throw Error(e.source.string() + " does not match its digest " + e.verify->str() + " (corrupt or tampered); delete it and try again");
+}
+
+}  // namespace
+
+void write_tar(const std::vector<LayerEntry>& entries, int64_t mtime, ByteSink& out) {
+  std::unique_ptr<archive, ArchiveWriteDeleter> a(archive_write_new());
+  archive* ar = a.get();
+  check(ar, archive_write_set_format_pax_restricted(ar), "tar");
+  // No blocking: libarchive passes bytes straight on; the archive ends with
+  // the two zero records and no padding to a 10 KiB block.
+  check(ar, archive_write_set_bytes_per_block(ar, 0), "tar");
+  check(ar, archive_write_open2(ar, &out, nullptr, sink_write, nullptr, nullptr), "tar");
+  std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
+  for (const LayerEntry& e : entries) {
+    archive_entry* en = entry.get();
+    archive_entry_clear(en);
+    std::string name = e.type == LayerEntry::Type::directory ? e.path + "/" : e.path;
+    archive_entry_copy_pathname(en, name.c_str());
+    archive_entry_set_uid(en, e.uid);
+    archive_entry_set_gid(en, e.gid);
+    archive_entry_set_perm(en, e.mode & 07777);
+    archive_entry_set_mtime(en, mtime, 0);
+    switch (e.type) {
+      case LayerEntry::Type::file:
+        archive_entry_set_filetype(en, AE_IFREG);
+        archive_entry_set_size(en, static_cast<la_int64_t>(e.source.empty() ? e.content.size() : e.size));
+        break;
+      case LayerEntry::Type::directory:
+        archive_entry_set_filetype(en, AE_IFDIR);
+        archive_entry_set_size(en, 0);
+        break;
+      case LayerEntry::Type::symlink:
+        archive_entry_set_filetype(en, AE_IFLNK);
+        archive_entry_copy_symlink(en, e.link_target.c_str());
+        archive_entry_set_size(en, 0);
+        break;
+      case LayerEntry::Type::hardlink:
+        archive_entry_set_filetype(en, AE_IFREG);
+        archive_entry_copy_hardlink(en, e.link_target.c_str());
+        archive_entry_set_size(en, 0);
+        break;
+    }
+    for (const auto& [key, value] : e.xattrs) archive_entry_xattr_add_entry(en, key.c_str(), value.data(), value.size());
+    check(ar, archive_write_header(ar, en), "writing " + e.path);
+    if (e.type == LayerEntry::Type::file) write_file_data(ar, e);
+  }
+  check(ar, archive_write_close(ar), "tar");
+}
+
+namespace {
+
+struct ArchiveReadDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+
+std::string clean_member_name(std::string name) {
+  while (name.starts_with("./")) name.erase(0, 2);
+  while (!name.empty() && name.front() == '/') name.erase(0, 1);
+  while (!name.empty() && name.back() == '/') name.pop_back();
+  return name;
+}
+
+}  // namespace
+
+void read_tar(const fs::path& file, const std::function<void(const TarEntry&, const ReadData&)>& visit) {
+  std::unique_ptr<archive, ArchiveReadDeleter> a(archive_read_new());
+  archive* ar = a.get();
+  archive_read_support_filter_gzip(ar);
+  archive_read_support_filter_zstd(ar);
+  archive_read_support_filter_xz(ar);
+  archive_read_support_filter_bzip2(ar);
+  archive_read_support_format_tar(ar);
+  if (archive_read_open_filename(ar, file.c_str(), 1 << 16) != ARCHIVE_OK)
+    throw Error(file.string() + ": " + archive_error_string(ar));
+  archive_entry* en = nullptr;
+  for (;;) {
+    int rc = archive_read_next_header(ar, &en);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) throw Error(file.string() + ": not a readable tar archive: " + archive_error_string(ar));
+    TarEntry t;
+    t.path = clean_member_name(archive_entry_pathname(en) ? archive_entry_pathname(en) : "");
+    t.mode = archive_entry_perm(en);
+    t.uid = static_cast<uint32_t>(archive_entry_uid(en));
+    t.gid = static_cast<uint32_t>(archive_entry_gid(en));
+    t.size = static_cast<uint64_t>(archive_entry_size(en));
+    if (const char* hl = archive_entry_hardlink(en)) {
+      t.type = '1';
+      t.link_target = clean_member_name(hl);
+    } else {
+      switch (archive_entry_filetype(en)) {
+        case AE_IFREG: t.type = '0'; break;
+        case AE_IFDIR: t.type = '5'; break;
+        case AE_IFLNK:
+          t.type = '2';
+          t.link_target = archive_entry_symlink(en) ? archive_entry_symlink(en) : "";
+          break;
+        case AE_IFCHR: t.type = '3'; break;
+        case AE_IFBLK: t.type = '4'; break;
+        case AE_IFIFO: t.type = '6'; break;
+        default: t.type = '?';
+      }
+    }
+    archive_entry_xattr_reset(en);
+    const char* name;
+    const void* value;
+    size_t size;
+    while (archive_entry_xattr_next(en, &name, &value, &size) == ARCHIVE_OK)
+      t.xattrs[name] = std::string(static_cast<const char*>(value), size);
+    ReadData read = [&](char* buffer, size_t n) -> size_t {
+      la_ssize_t got = archive_read_data(ar, buffer, n);
+      if (got < 0) throw Error(file.string() + ": " + t.path + ": " + archive_error_string(ar));
+      return static_cast<size_t>(got);
+    };
+    visit(t, read);
+  }
+}
+
+}  // namespace distill

@@ -1,0 +1,208 @@
+#include "build/builder.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <future>
+
+#include "base/error.h"
+
+namespace distill {
+
+namespace {
+
+/// Reports uncompressed bytes to the status printer as they pass.
+class ProgressSink : public ByteSink {
+ public:
+  ProgressSink(ByteSink& next, Status& status) : m_next(next), m_status(status) {}
+  void write(std::string_view data) override {
+    m_done += data.size();
+    m_next.write(data);
+    if (m_done - m_reported >= (4 << 20)) {
+      m_reported = m_done;
+      m_status.progress(m_done);
+    }
+  }
+  void finish() override { m_next.finish(); }
+
+ private:
+  ByteSink& m_next;
+  Status& m_status;
+  uint64_t m_done = 0, m_reported = 0;
+};
+
+std::string to_hex(std::string_view bytes) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+/// The layer's input key: everything that decides its bytes.
+Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& options, ThreadPool& pool) {
+  std::vector<std::future<Digest>> content(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (entries[i].type == LayerEntry::Type::file && !entries[i].source.empty()) {
+      fs::path source = entries[i].source;
+      content[i] = pool.submit([source] { return hash_file(source); });
+    }
+  nlohmann::json key = nlohmann::json::array({"distill-layer-v1", options.compression.str(), options.epoch});
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const LayerEntry& e = entries[i];
+    std::string data = e.type != LayerEntry::Type::file ? ""
+                       : e.source.empty()               ? sha256_of(e.content).str()
+                                                        : content[i].get().str();
+    nlohmann::json xattrs = nlohmann::json::object();
+    for (const auto& [k, v] : e.xattrs) xattrs[k] = to_hex(v);
+    key.push_back({e.path, type_name(e.type), e.mode, e.uid, e.gid, e.size, e.link_target, xattrs, data});
+  }
+  return sha256_of(key.dump());
+}
+
+uint64_t total_bytes(const std::vector<LayerEntry>& entries) {
+  uint64_t total = 0;
+  for (const LayerEntry& e : entries) total += 512 + (e.type == LayerEntry::Type::file ? e.size : 0);
+  return total;
+}
+
+}  // namespace
+
+BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEntry>& entries,
+                       const BuildOptions& options, const std::string& created_by, Status& status) {
+  BuiltLayer layer;
+  layer.created_by = created_by;
+  layer.blob.media_type = options.compression.layer_media_type();
+  status.phase("hashing layer inputs");
+  Digest key = layer_key(entries, options, pool);
+  if (options.use_layer_cache) {
+    if (auto record = store.get_action(key)) {
+      try {
+        Digest digest = Digest::parse(record->at("digest").get<std::string>());
+        if (store.has_blob(digest)) {
+          layer.blob.digest = digest;
+          layer.blob.size = record->at("size").get<uint64_t>();
+          layer.diff_id = Digest::parse(record->at("diff_id").get<std::string>());
+          layer.reused = true;
+          status.done("unchanged, reusing layer " + digest.hex.substr(0, 12));
+          return layer;
+        }
+      } catch (const std::exception&) {
+        // a damaged record is rebuilt below
+      }
+    }
+  }
+  status.done(std::to_string(entries.size()) + " entries");
+  status.phase("building layer (" + options.compression.str() + ")", total_bytes(entries));
+  Store::BlobWriter blob(store);
+  std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, blob, pool);
+  HashingSink uncompressed(*compressor);
+  ProgressSink progress(uncompressed, status);
+  write_tar(entries, options.epoch, progress);
+  progress.finish();
+  layer.blob.size = blob.size();
+  layer.blob.digest = blob.commit();
+  layer.diff_id = uncompressed.digest();
+  store.put_action(key, {{"digest", layer.blob.digest.str()},
+                         {"diff_id", layer.diff_id.str()},
+                         {"size", layer.blob.size},
+                         {"media_type", layer.blob.media_type}});
+  status.done(human_size(uncompressed.size()) + " -> " + human_size(layer.blob.size));
+  return layer;
+}
+
+nlohmann::json image_config(const Spec& spec, const Platform& platform, const std::vector<BuiltLayer>& layers,
+                            int64_t epoch) {
+  std::string created = rfc3339(epoch);
+  nlohmann::json cfg = nlohmann::json::object();
+  nlohmann::json env = nlohmann::json::array();
+  bool has_path = false;
+  for (const auto& [k, v] : spec.env) has_path = has_path || k == "PATH";
+  // As distroless: a PATH unless the spec sets its own.
+  if (!has_path) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  for (const auto& [k, v] : spec.env) env.push_back(k + "=" + v);
+  cfg["Env"] = env;
+  if (spec.entrypoint) cfg["Entrypoint"] = *spec.entrypoint;
+  if (spec.cmd) cfg["Cmd"] = *spec.cmd;
+  if (spec.user) cfg["User"] = *spec.user;
+  if (spec.workdir) cfg["WorkingDir"] = *spec.workdir;
+  if (spec.stop_signal) cfg["StopSignal"] = *spec.stop_signal;
+  if (!spec.labels.empty()) cfg["Labels"] = spec.labels;
+  if (!spec.ports.empty()) {
+    nlohmann::json ports = nlohmann::json::object();
+    for (const std::string& p : spec.ports) ports[p] = nlohmann::json::object();
+    cfg["ExposedPorts"] = ports;
+  }
+  if (!spec.volumes.empty()) {
+    nlohmann::json volumes = nlohmann::json::object();
+    for (const std::string& v : spec.volumes) volumes[v] = nlohmann::json::object();
+    cfg["Volumes"] = volumes;
+  }
+  nlohmann::json diff_ids = nlohmann::json::array(), history = nlohmann::json::array();
+  for (const BuiltLayer& l : layers) {
+    diff_ids.push_back(l.diff_id.str());
+    history.push_back({{"created", created}, {"created_by", l.created_by}});
+  }
+  nlohmann::json config = {{"created", created},
+                           {"architecture", platform.architecture},
+                           {"os", platform.os},
+                           {"config", cfg},
+                           {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
+                           {"history", history}};
+  if (!platform.variant.empty()) config["variant"] = platform.variant;
+  return config;
+}
+
+static Descriptor put_json(Store& store, const nlohmann::json& j, const char* media_type) {
+  std::string bytes = canonical_json(j);
+  Descriptor d;
+  d.media_type = media_type;
+  d.digest = store.put_blob(bytes);
+  d.size = bytes.size();
+  return d;
+}
+
+BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<BuiltLayer>& layers, const BuildOptions& options) {
+  std::vector<Platform> platforms;
+  for (const std::string& arch : spec.archs) platforms.push_back(Platform::from_arch(arch));
+  if (platforms.empty()) platforms.push_back(Platform::host());
+  BuiltArtifact artifact;
+  for (const Platform& platform : platforms) {
+    BuiltImage img;
+    img.platform = platform;
+    img.layers = layers;
+    img.config = put_json(store, image_config(spec, platform, layers, options.epoch), media_type::config);
+    nlohmann::json layer_list = nlohmann::json::array();
+    for (const BuiltLayer& l : layers) layer_list.push_back(l.blob.to_json());
+    nlohmann::json manifest = {{"schemaVersion", 2},
+                               {"mediaType", media_type::manifest},
+                               {"config", img.config.to_json()},
+                               {"layers", layer_list}};
+    if (!spec.annotations.empty()) manifest["annotations"] = spec.annotations;
+    img.manifest = put_json(store, manifest, media_type::manifest);
+    img.manifest.platform = platform;
+    artifact.images.push_back(std::move(img));
+  }
+  if (artifact.images.size() > 1) {
+    nlohmann::json manifests = nlohmann::json::array();
+    for (const BuiltImage& img : artifact.images) manifests.push_back(img.manifest.to_json());
+    nlohmann::json index = {{"schemaVersion", 2}, {"mediaType", media_type::index}, {"manifests", manifests}};
+    if (!spec.annotations.empty()) index["annotations"] = spec.annotations;
+    artifact.index = put_json(store, index, media_type::index);
+  }
+  return artifact;
+}
+
+int64_t source_date_epoch() {
+  const char* text = std::getenv("SOURCE_DATE_EPOCH");
+  if (!text || !*text) return 0;
+  int64_t value = 0;
+  std::string_view s(text);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || p != s.data() + s.size() || value < 0 || value > 253402300799)
+    throw UsageError("SOURCE_DATE_EPOCH=\"" + std::string(s) + "\" is not a Unix time in seconds (e.g. 1700000000)");
+  return value;
+}
+
+}  // namespace distill

@@ -1,0 +1,41 @@
+#pragma once
+// The build pipeline as a short list of phases (mold-style driver):
+// plan the files layer, build or reuse it, assemble config, manifest and
+// index per platform. Destinations are written by oci/layout.
+#include <string>
+#include <vector>
+
+#include "archive/tar.h"
+#include "base/thread_pool.h"
+#include "build/spec.h"
+#include "compress/compress.h"
+#include "oci/image.h"
+#include "store/store.h"
+#include "ui/status.h"
+
+namespace distill {
+
+struct BuildOptions {
+  Compression compression;
+  int64_t epoch = 0;           // SOURCE_DATE_EPOCH: every mtime and "created"
+  bool use_layer_cache = true;
+};
+
+/// Builds one layer from ordered entries into the store, or reuses the layer
+/// the same inputs produced before (keyed by entry metadata, content hashes,
+/// compression and epoch).
+BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEntry>& entries,
+                       const BuildOptions& options, const std::string& created_by, Status& status);
+
+/// Writes config and manifest (and an index over several platforms) for the
+/// layers into the store.
+BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<BuiltLayer>& layers, const BuildOptions& options);
+
+/// The OCI image config for one platform (exposed for tests).
+nlohmann::json image_config(const Spec& spec, const Platform& platform, const std::vector<BuiltLayer>& layers,
+                            int64_t epoch);
+
+/// SOURCE_DATE_EPOCH from the environment (0 when unset); UsageError if bad.
+int64_t source_date_epoch();
+
+}  // namespace distill

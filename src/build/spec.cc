@@ -1,0 +1,313 @@
+#include "build/spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <set>
+
+#include "base/error.h"
+#include "oci/image.h"
+
+namespace distill {
+
+std::string SpecPlace::str() const {
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line) + ":" + std::to_string(column);
+  if (!field.empty()) s += ": " + field;
+  return s;
+}
+
+namespace {
+
+[[noreturn]] void fail(const SpecPlace& place, const std::string& message) { throw Error(place.str() + ": " + message); }
+
+/// Walks the YAML tree keeping the file name and field path for messages.
+class Reader {
+ public:
+  Reader(std::string file) : m_file(std::move(file)) {}
+
+  SpecPlace place(const YAML::Node& node, const std::string& field) const {
+    SpecPlace p{m_file, 0, 0, field};
+    YAML::Mark m = node.Mark();
+    if (m.line >= 0) {
+      p.line = m.line + 1;
+      p.column = m.column + 1;
+    }
+    return p;
+  }
+
+  std::string scalar(const YAML::Node& node, const std::string& field) const {
+    if (!node.IsScalar()) fail(place(node, field), "must be a single value, not a " + kind(node));
+    return node.Scalar();
+  }
+
+  std::vector<std::string> string_list(const YAML::Node& node, const std::string& field) const {
+    if (!node.IsSequence()) fail(place(node, field), "must be a list, e.g. [\"a\", \"b\"]");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < node.size(); ++i) out.push_back(scalar(node[i], field + "[" + std::to_string(i) + "]"));
+    return out;
+  }
+
+  std::map<std::string, std::string> string_map(const YAML::Node& node, const std::string& field) const {
+    if (!node.IsMap()) fail(place(node, field), "must be a mapping of names to values");
+    std::map<std::string, std::string> out;
+    for (const auto& kv : node) {
+      std::string key = scalar(kv.first, field);
+      out[key] = scalar(kv.second, field + "." + key);
+    }
+    return out;
+  }
+
+  /// Checks a mapping has only `known` keys; unknown keys are mistakes.
+  void only_keys(const YAML::Node& node, const std::string& field, std::initializer_list<const char*> known) const {
+    if (!node.IsMap()) fail(place(node, field), "must be a mapping with keys such as " + std::string(*known.begin()));
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+      std::string path = field.empty() ? key : field + "." + key;
+      bool ok = false;
+      for (const char* k : known) ok = ok || key == k;
+      if (!ok) {
+        std::string list;
+        for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+        fail(place(kv.first, path), "unknown key (known keys here: " + list + ")");
+      }
+      if (!seen.insert(key).second) fail(place(kv.first, path), "given twice");
+    }
+  }
+
+  static std::string kind(const YAML::Node& node) {
+    if (node.IsMap()) return "mapping";
+    if (node.IsSequence()) return "list";
+    if (node.IsNull()) return "null";
+    return "value";
+  }
+
+ private:
+  std::string m_file;
+};
+
+uint32_t parse_mode(const std::string& text, const SpecPlace& place) {
+  // Always octal, quoted or not: YAML 1.1 reads 0755 as octal too.
+  uint32_t mode = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || mode > 07777)
+    fail(place, "\"" + text + "\" is not a file mode; write octal permission bits such as \"0755\" or \"0644\"");
+  return mode;
+}
+
+uint32_t parse_id(const std::string& text, const SpecPlace& place, const std::string& full) {
+  uint32_t id = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || id > 0x7fffffffu)
+    fail(place, "\"" + full + "\" is not an owner; write numeric \"UID:GID\" such as \"65532:65532\" (names are not looked up)");
+  return id;
+}
+
+Owner parse_owner(const std::string& text, const SpecPlace& place) {
+  Owner o;
+  auto colon = text.find(':');
+  o.uid = parse_id(text.substr(0, colon), place, text);
+  o.gid = colon == std::string::npos ? o.uid : parse_id(text.substr(colon + 1), place, text);
+  return o;
+}
+
+std::string parse_port(const std::string& text, const SpecPlace& place) {
+  std::string number = text, proto = "tcp";
+  if (auto slash = text.find('/'); slash != std::string::npos) {
+    number = text.substr(0, slash);
+    proto = text.substr(slash + 1);
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), port);
+  if (number.empty() || ec != std::errc() || p != number.data() + number.size() || port < 1 || port > 65535 ||
+      (proto != "tcp" && proto != "udp" && proto != "sctp"))
+    fail(place, "\"" + text + "\" is not a port; write PORT[/tcp|/udp|/sctp] such as \"8080/tcp\"");
+  return std::to_string(port) + "/" + proto;
+}
+
+void check_signal(const std::string& text, const SpecPlace& place) {
+  bool numeric = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  bool named = text.size() > 3 && text.starts_with("SIG") &&
+               text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-", 3) == std::string::npos;
+  if (!numeric && !named) fail(place, "\"" + text + "\" is not a signal; write a name such as SIGTERM or a number");
+}
+
+}  // namespace
+
+std::string normalize_image_path(const std::string& path, const SpecPlace& place) {
+  if (path.empty() || path.front() != '/')
+    fail(place, "\"" + path + "\" must be an absolute path in the image, such as /app/server");
+  std::string out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string part = path.substr(start, end - start);
+    if (part == "..") fail(place, "\"" + path + "\" contains \"..\"; paths must stay inside the image");
+    if (!part.empty() && part != ".") out += "/" + part;
+    start = end + 1;
+  }
+  if (path.find('\0') != std::string::npos) fail(place, "contains a NUL byte");
+  return out.empty() ? "/" : out;
+}
+
+static FileSpec parse_file(const Reader& r, const YAML::Node& node, const std::string& field, const fs::path& base) {
+  r.only_keys(node, field, {"src", "dst", "content", "mode", "owner"});
+  FileSpec f;
+  f.place = r.place(node, field);
+  if (!node["dst"]) fail(f.place, "needs dst, the path in the image");
+  f.dst_place = r.place(node["dst"], field + ".dst");
+  std::string dst = r.scalar(node["dst"], field + ".dst");
+  f.dst_is_dir = dst.size() > 1 && dst.back() == '/';
+  f.dst = normalize_image_path(dst, f.dst_place);
+  if (node["src"] && node["content"]) fail(f.place, "give either src or content, not both");
+  if (node["src"]) {
+    f.src_place = r.place(node["src"], field + ".src");
+    std::string src = r.scalar(node["src"], field + ".src");
+    if (src.empty()) fail(f.src_place, "is empty");
+    f.src = fs::path(src).is_absolute() ? fs::path(src) : base / src;
+  } else if (node["content"]) {
+    f.content = r.scalar(node["content"], field + ".content");
+    if (f.dst == "/") fail(f.dst_place, "inline content needs a file path, not /");
+  } else {
+    fail(f.place, "needs src (a host file, directory or symlink) or content (inline text)");
+  }
+  if (node["mode"]) f.mode = parse_mode(r.scalar(node["mode"], field + ".mode"), r.place(node["mode"], field + ".mode"));
+  if (node["owner"])
+    f.owner = parse_owner(r.scalar(node["owner"], field + ".owner"), r.place(node["owner"], field + ".owner"));
+  return f;
+}
+
+static PathSpec parse_path(const Reader& r, const YAML::Node& node, const std::string& field) {
+  r.only_keys(node, field, {"path", "type", "target", "mode", "owner"});
+  PathSpec p;
+  p.place = r.place(node, field);
+  if (!node["path"]) fail(p.place, "needs path, the path in the image");
+  p.path = normalize_image_path(r.scalar(node["path"], field + ".path"), r.place(node["path"], field + ".path"));
+  if (p.path == "/") fail(r.place(node["path"], field + ".path"), "cannot be / itself");
+  if (!node["type"]) fail(p.place, "needs type: directory, symlink or hardlink");
+  std::string type = r.scalar(node["type"], field + ".type");
+  SpecPlace type_place = r.place(node["type"], field + ".type");
+  if (type == "directory") p.type = PathSpec::Type::directory;
+  else if (type == "symlink") p.type = PathSpec::Type::symlink;
+  else if (type == "hardlink") p.type = PathSpec::Type::hardlink;
+  else fail(type_place, "\"" + type + "\" is not a path type; use directory, symlink or hardlink");
+  if (p.type == PathSpec::Type::directory) {
+    if (node["target"]) fail(r.place(node["target"], field + ".target"), "a directory takes no target");
+  } else {
+    if (!node["target"]) fail(p.place, "a " + type + " needs target");
+    p.target_place = r.place(node["target"], field + ".target");
+    p.target = r.scalar(node["target"], field + ".target");
+    if (p.target.empty()) fail(p.target_place, "is empty");
+    if (p.type == PathSpec::Type::hardlink) p.target = normalize_image_path(p.target, p.target_place);
+    if (p.type == PathSpec::Type::hardlink && node["mode"])
+      fail(r.place(node["mode"], field + ".mode"), "a hardlink shares its target's mode; remove mode");
+  }
+  if (node["mode"]) p.mode = parse_mode(r.scalar(node["mode"], field + ".mode"), r.place(node["mode"], field + ".mode"));
+  if (node["owner"])
+    p.owner = parse_owner(r.scalar(node["owner"], field + ".owner"), r.place(node["owner"], field + ".owner"));
+  return p;
+}
+
+Spec parse_spec(const std::string& text, const std::string& name, const fs::path& base_dir) {
+  Reader r(name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    SpecPlace p{name, e.mark.line + 1, e.mark.column + 1, ""};
+    throw Error(p.str() + ": malformed YAML: " + e.msg);
+  }
+  Spec spec;
+  spec.base_dir = base_dir;
+  if (root.IsNull()) return spec;
+  r.only_keys(root, "",
+              {"from", "contents", "files", "paths", "entrypoint", "cmd", "env", "user", "workdir", "ports", "volumes",
+               "stop-signal", "labels", "annotations", "archs", "layering", "strip", "app"});
+  // Keys of the format that later versions implement: refuse, never ignore.
+  for (const char* later : {"contents", "layering", "strip", "app"})
+    if (root[later])
+      fail(r.place(root[later], later), "is not supported by this version of distill yet (it builds images from files)");
+  if (root["from"]) {
+    std::string from = r.scalar(root["from"], "from");
+    if (from != "scratch")
+      fail(r.place(root["from"], "from"), "\"" + from + "\": only scratch is supported by this version of distill yet");
+  }
+  if (const YAML::Node files = root["files"]) {
+    if (!files.IsSequence()) fail(r.place(files, "files"), "must be a list of {src|content, dst, mode, owner}");
+    for (size_t i = 0; i < files.size(); ++i)
+      spec.files.push_back(parse_file(r, files[i], "files[" + std::to_string(i) + "]", base_dir));
+  }
+  if (const YAML::Node paths = root["paths"]) {
+    if (!paths.IsSequence()) fail(r.place(paths, "paths"), "must be a list of {path, type, target, mode, owner}");
+    for (size_t i = 0; i < paths.size(); ++i)
+      spec.paths.push_back(parse_path(r, paths[i], "paths[" + std::to_string(i) + "]"));
+  }
+  if (root["entrypoint"]) spec.entrypoint = r.string_list(root["entrypoint"], "entrypoint");
+  if (root["cmd"]) spec.cmd = r.string_list(root["cmd"], "cmd");
+  if (const YAML::Node env = root["env"]) {
+    if (!env.IsMap()) fail(r.place(env, "env"), "must be a mapping of variable names to values, e.g. {LANG: C.UTF-8}");
+    std::set<std::string> seen;
+    for (const auto& kv : env) {
+      std::string key = r.scalar(kv.first, "env");
+      SpecPlace place = r.place(kv.first, "env." + key);
+      if (key.empty() || key.find('=') != std::string::npos) fail(place, "is not a valid variable name");
+      if (!seen.insert(key).second) fail(place, "given twice");
+      spec.env.emplace_back(key, kv.second.IsNull() ? "" : r.scalar(kv.second, "env." + key));
+    }
+  }
+  if (root["user"]) {
+    spec.user = r.scalar(root["user"], "user");
+    if (spec.user->empty() || spec.user->find_first_of(" \t\n") != std::string::npos)
+      fail(r.place(root["user"], "user"), "must be a user such as \"65532\" or \"65532:65532\"");
+  }
+  if (root["workdir"])
+    spec.workdir = normalize_image_path(r.scalar(root["workdir"], "workdir"), r.place(root["workdir"], "workdir"));
+  if (const YAML::Node ports = root["ports"]) {
+    auto list = r.string_list(ports, "ports");
+    for (size_t i = 0; i < list.size(); ++i)
+      spec.ports.push_back(parse_port(list[i], r.place(ports[i], "ports[" + std::to_string(i) + "]")));
+  }
+  if (const YAML::Node volumes = root["volumes"]) {
+    auto list = r.string_list(volumes, "volumes");
+    for (size_t i = 0; i < list.size(); ++i)
+      spec.volumes.push_back(normalize_image_path(list[i], r.place(volumes[i], "volumes[" + std::to_string(i) + "]")));
+  }
+  if (root["stop-signal"]) {
+    spec.stop_signal = r.scalar(root["stop-signal"], "stop-signal");
+    check_signal(*spec.stop_signal, r.place(root["stop-signal"], "stop-signal"));
+  }
+  if (root["labels"]) spec.labels = r.string_map(root["labels"], "labels");
+  if (root["annotations"]) spec.annotations = r.string_map(root["annotations"], "annotations");
+  if (const YAML::Node archs = root["archs"]) {
+    spec.archs = r.string_list(archs, "archs");
+    if (spec.archs.empty()) fail(r.place(archs, "archs"), "names no architecture");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < spec.archs.size(); ++i) {
+      SpecPlace place = r.place(archs[i], "archs[" + std::to_string(i) + "]");
+      try {
+        if (!seen.insert(Platform::from_arch(spec.archs[i]).str()).second) fail(place, "given twice");
+      } catch (const Error& e) {
+        if (std::string(e.what()).starts_with(place.str())) throw;
+        fail(place, e.what());
+      }
+    }
+  }
+  return spec;
+}
+
+Spec parse_spec_file(const fs::path& file) {
+  std::string text;
+  try {
+    text = read_file(file);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (the spec file)");
+  }
+  fs::path base = fs::absolute(file).parent_path();
+  Spec spec = parse_spec(text, file.string(), base);
+  spec.file = file;
+  return spec;
+}
+
+}  // namespace distill

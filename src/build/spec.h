@@ -1,0 +1,74 @@
+#pragma once
+// The image spec users write (format: examples/image.yaml, docs/formats.md).
+// Parsing checks every field and reports mistakes with the file, line,
+// column and field path: "image.yaml:12:11: files[1].mode: ...".
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/fs.h"
+
+namespace distill {
+
+/// Where something was written in the spec, for messages.
+struct SpecPlace {
+  std::string file;
+  int line = 0, column = 0;
+  std::string field;  // "files[1].mode"
+  std::string str() const;  // "image.yaml:12:11: files[1].mode"
+};
+
+struct Owner {
+  uint32_t uid = 0, gid = 0;
+};
+
+struct FileSpec {
+  SpecPlace place;
+  std::optional<fs::path> src;  // resolved against the spec's directory
+  SpecPlace src_place;
+  std::optional<std::string> content;
+  std::string dst;  // normalized absolute path
+  SpecPlace dst_place;
+  bool dst_is_dir = false;  // written with a trailing '/'
+  std::optional<uint32_t> mode;
+  std::optional<Owner> owner;
+};
+
+struct PathSpec {
+  enum class Type { directory, symlink, hardlink };
+  SpecPlace place;
+  std::string path;  // normalized absolute path
+  Type type = Type::directory;
+  std::string target;  // symlink target as written; hardlink target normalized
+  SpecPlace target_place;
+  std::optional<uint32_t> mode;
+  std::optional<Owner> owner;
+};
+
+struct Spec {
+  fs::path file;      // the spec file
+  fs::path base_dir;  // relative src paths start here
+  std::vector<FileSpec> files;
+  std::vector<PathSpec> paths;
+  std::optional<std::vector<std::string>> entrypoint, cmd;
+  std::vector<std::pair<std::string, std::string>> env;  // in the order written
+  std::optional<std::string> user, workdir, stop_signal;
+  std::vector<std::string> ports;    // "8080/tcp"
+  std::vector<std::string> volumes;  // absolute paths
+  std::map<std::string, std::string> labels, annotations;
+  std::vector<std::string> archs;    // as written; empty = the host's
+};
+
+/// Parses and validates a spec file. Throws Error with the place.
+Spec parse_spec_file(const fs::path& file);
+/// Parses spec text; `name` is used in messages, `base_dir` for src paths.
+Spec parse_spec(const std::string& text, const std::string& name, const fs::path& base_dir);
+
+/// Normalizes an absolute image path ("/a//b/./c/" -> "/a/b/c"); rejects
+/// relative paths and ".." with a message for `field`.
+std::string normalize_image_path(const std::string& path, const SpecPlace& place);
+
+}  // namespace distill

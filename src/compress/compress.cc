@@ -1,0 +1,200 @@
+#include "compress/compress.h"
+
+#include <libdeflate.h>
+#include <zstd.h>
+
+#include <charconv>
+#include <deque>
+#include <future>
+#include <vector>
+
+#include "base/error.h"
+#include "base/thread_pool.h"
+
+namespace distill {
+
+Compression Compression::parse(std::string_view text) {
+  Compression c;
+  std::string_view name = text, level;
+  if (auto colon = text.find(':'); colon != std::string_view::npos) {
+    name = text.substr(0, colon);
+    level = text.substr(colon + 1);
+  }
+  int max_level = 0;
+  if (name == "gzip") {
+    c.algorithm = Algorithm::gzip;
+    c.level = 6;
+    max_level = 12;  // libdeflate's levels go to 12
+  } else if (name == "zstd") {
+    c.algorithm = Algorithm::zstd;
+    c.level = 3;
+    max_level = ZSTD_maxCLevel();
+  } else if (name == "none") {
+    c.algorithm = Algorithm::none;
+    c.level = 0;
+    if (!level.empty()) throw UsageError("--compression none takes no level");
+    return c;
+  } else {
+    throw UsageError("--compression: unknown algorithm \"" + std::string(name) + "\" (use gzip[:1-12], zstd[:1-" +
+                     std::to_string(ZSTD_maxCLevel()) + "] or none)");
+  }
+  if (!level.empty()) {
+    int n = 0;
+    auto [p, ec] = std::from_chars(level.data(), level.data() + level.size(), n);
+    if (ec != std::errc() || p != level.data() + level.size() || n < 1 || n > max_level)
+      throw UsageError("--compression: level \"" + std::string(level) + "\" for " + std::string(name) +
+                       " must be a number from 1 to " + std::to_string(max_level));
+    c.level = n;
+  }
+  return c;
+}
+
+std::string Compression::str() const {
+  switch (algorithm) {
+    case Algorithm::gzip: return "gzip:" + std::to_string(level);
+    case Algorithm::zstd: return "zstd:" + std::to_string(level);
+    case Algorithm::none: return "none";
+  }
+  return "";
+}
+
+std::string Compression::layer_media_type() const {
+  switch (algorithm) {
+    case Algorithm::gzip: return "application/vnd.oci.image.layer.v1.tar+gzip";
+    case Algorithm::zstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
+    case Algorithm::none: return "application/vnd.oci.image.layer.v1.tar";
+  }
+  return "";
+}
+
+namespace {
+
+constexpr size_t kGzipShard = 1 << 20;
+
+/// Cuts the stream into fixed shards compressed concurrently as gzip members
+/// and written out in order, with at most 2 shards per thread in flight.
+class ParallelGzip : public ByteSink {
+ public:
+  ParallelGzip(int level, ByteSink& out, ThreadPool& pool) : m_level(level), m_out(out), m_pool(pool) {
+    m_buffer.reserve(kGzipShard);
+  }
+
+  void write(std::string_view data) override {
+    while (!data.empty()) {
+      size_t take = std::min(data.size(), kGzipShard - m_buffer.size());
+      m_buffer.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (m_buffer.size() == kGzipShard) submit();
+    }
+  }
+
+  void finish() override {
+    if (!m_buffer.empty() || !m_wrote_any) submit();
+    while (!m_pending.empty()) drain_one();
+    m_out.finish();
+  }
+
+ private:
+  void submit() {
+    m_wrote_any = true;
+    while (m_pending.size() >= 2 * m_pool.size()) drain_one();
+    auto shard = std::make_shared<std::string>(std::move(m_buffer));
+    m_buffer = std::string();
+    m_buffer.reserve(kGzipShard);
+    int level = m_level;
+    m_pending.push_back(m_pool.submit([shard, level] { return compress_shard(*shard, level); }));
+  }
+
+  void drain_one() {
+    std::string compressed = m_pending.front().get();
+    m_pending.pop_front();
+    m_out.write(compressed);
+  }
+
+  static std::string compress_shard(const std::string& in, int level) {
+    // One compressor per worker thread and level; libdeflate compressors
+    // are not thread-safe but are reusable.
+    thread_local libdeflate_compressor* compressor = nullptr;
+    thread_local int compressor_level = -1;
+    if (compressor_level != level) {
+      if (compressor) libdeflate_free_compressor(compressor);
+      compressor = libdeflate_alloc_compressor(level);
+      compressor_level = level;
+      if (!compressor) throw Error("libdeflate: cannot allocate a compressor");
+    }
+    std::string out(libdeflate_gzip_compress_bound(compressor, in.size()), '\0');
+    size_t n = libdeflate_gzip_compress(compressor, in.data(), in.size(), out.data(), out.size());
+    if (n == 0) throw Error("libdeflate: gzip compression failed");
+    out.resize(n);
+    return out;
+  }
+
+  int m_level;
+  ByteSink& m_out;
+  ThreadPool& m_pool;
+  std::string m_buffer;
+  std::deque<std::future<std::string>> m_pending;
+  bool m_wrote_any = false;
+};
+
+class ZstdSink : public ByteSink {
+ public:
+  ZstdSink(int level, ByteSink& out, unsigned threads) : m_out(out), m_ctx(ZSTD_createCCtx()) {
+    if (!m_ctx) throw Error("zstd: cannot create a compression context");
+    check(ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, level));
+    check(ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_checksumFlag, 1));
+    // nbWorkers >= 1 always: zstd's output is then the same for any count,
+    // whereas 0 (single-threaded mode) frames differently.
+    check(ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, threads))));
+    m_outbuf.resize(ZSTD_CStreamOutSize());
+  }
+  ~ZstdSink() override { ZSTD_freeCCtx(m_ctx); }
+
+  void write(std::string_view data) override { run(data, ZSTD_e_continue); }
+  void finish() override {
+    run({}, ZSTD_e_end);
+    m_out.finish();
+  }
+
+ private:
+  static size_t check(size_t rc) {
+    if (ZSTD_isError(rc)) throw Error(std::string("zstd: ") + ZSTD_getErrorName(rc));
+    return rc;
+  }
+  void run(std::string_view data, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    for (;;) {
+      ZSTD_outBuffer out{m_outbuf.data(), m_outbuf.size(), 0};
+      size_t remaining = check(ZSTD_compressStream2(m_ctx, &out, &in, mode));
+      if (out.pos) m_out.write(std::string_view(m_outbuf.data(), out.pos));
+      bool done = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+      if (done) break;
+    }
+  }
+  ByteSink& m_out;
+  ZSTD_CCtx* m_ctx;
+  std::vector<char> m_outbuf;
+};
+
+class Passthrough : public ByteSink {
+ public:
+  explicit Passthrough(ByteSink& out) : m_out(out) {}
+  void write(std::string_view data) override { m_out.write(data); }
+  void finish() override { m_out.finish(); }
+
+ private:
+  ByteSink& m_out;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSink> make_compressor(const Compression& c, ByteSink& out, ThreadPool& pool) {
+  switch (c.algorithm) {
+    case Compression::Algorithm::gzip: return std::make_unique<ParallelGzip>(c.level, out, pool);
+    case Compression::Algorithm::zstd: return std::make_unique<ZstdSink>(c.level, out, pool.size());
+    case Compression::Algorithm::none: return std::make_unique<Passthrough>(out);
+  }
+  return nullptr;
+}
+
+}  // namespace distill

@@ -1,0 +1,52 @@
+#include "digest/digest.h"
+
+#include "base/error.h"
+
+namespace distill {
+
+bool Digest::valid(std::string_view text) {
+  if (text.size() != 71 || text.substr(0, 7) != "sha256:") return false;
+  for (char c : text.substr(7))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+Digest Digest::parse(std::string_view text, std::string_view what) {
+  if (!valid(text))
+    throw Error(std::string(what) + ": \"" + std::string(text.substr(0, 100)) +
+                "\" is not a sha256 digest (sha256:<64 lower-case hex digits>)");
+  return Digest{std::string(text.substr(7))};
+}
+
+Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
+  if (!m_ctx || EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr) != 1) throw Error("OpenSSL: cannot start SHA-256");
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(m_ctx); }
+
+void Sha256::update(std::string_view data) {
+  if (!data.empty()) EVP_DigestUpdate(m_ctx, data.data(), data.size());
+}
+
+Digest Sha256::finish() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(m_ctx, md, &len);
+  static const char hex[] = "0123456789abcdef";
+  Digest d;
+  d.hex.resize(len * 2);
+  for (unsigned i = 0; i < len; ++i) {
+    d.hex[2 * i] = hex[md[i] >> 4];
+    d.hex[2 * i + 1] = hex[md[i] & 15];
+  }
+  EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr);
+  return d;
+}
+
+Digest sha256_of(std::string_view data) {
+  Sha256 h;
+  h.update(data);
+  return h.finish();
+}
+
+}  // namespace distill
