@@ -70,6 +70,9 @@ DockerName DockerName::parse(std::string_view text) {
   if (!domain.empty() && domain.find_first_of(".:") == std::string::npos && domain != "localhost") {
     path = domain + "/" + path;
     domain.clear();
+    static const std::regex lower("[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*");
+    if (!std::regex_match(path, lower))
+      throw UsageError("\"" + std::string(text) + "\" is not a valid image name (repository names are lower-case)");
   }
   DockerName n;
   n.tag = m[12].matched ? m[12].str() : "latest";

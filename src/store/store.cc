@@ -89,7 +89,7 @@ void Store::put_action(const Digest& key, const nlohmann::json& record) {
 Digest hash_file(const fs::path& path, uint64_t* size) {
   Fd fd = open_read(path);
   Sha256 hash;
-  std::vector<char> buffer(1 << 20);
+  static thread_local std::vector<char> buffer(1 << 20);  // reused: hashing many small files
   uint64_t total = 0;
   for (;;) {
     size_t n = read_some(fd.get(), buffer, path);
