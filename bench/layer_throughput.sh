@@ -125,9 +125,10 @@ make_tree() {
           f = total > quota ? quota / total : 1
           for (j = 1; j <= NR; j++) {
             acc += size[j] * f
-            if (taken < acc && taken + size[j] <= quota * 1.02) { print path[j] > list; taken += size[j] }
+            # take it when that keeps the running total nearest the target
+            if (taken + size[j] / 2 <= acc) { print path[j] >> list; taken += size[j] }
           }
-          printf "%d\n", taken
+          printf "%.0f\n", taken
         }')
     remaining=$((remaining - taken))
     i=$((i + 1))
@@ -141,7 +142,7 @@ make_tree() {
   mv "$partial" "$dest"
 }
 
-tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }'; }
+tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 target_bytes=$((size_mb * 1000 * 1000))
 want_stamp="size_mb=$size_mb"
@@ -218,8 +219,9 @@ declare -A label=(
 run_tool() {  # tool out_dir cache_dir -> runs it once, quietly
   local tool=$1 out=$2 cache=$3
   case "$tool" in
-    distill-gzip) "$distill" build "$work/spec.yaml" -o "oci:$out/image:x" --no-cache -q --cache-dir "$cache" ;;
-    distill-zstd) "$distill" build "$work/spec.yaml" -o "oci:$out/image:x" --compression zstd:3 --no-cache -q --cache-dir "$cache" ;;
+    # stdout (the image reference) is not wanted; errors go to stderr.
+    distill-gzip) "$distill" build "$work/spec.yaml" -o "oci:$out/image:x" --no-cache -q --cache-dir "$cache" >/dev/null ;;
+    distill-zstd) "$distill" build "$work/spec.yaml" -o "oci:$out/image:x" --compression zstd:3 --no-cache -q --cache-dir "$cache" >/dev/null ;;
     pigz) tar -C "$tree" -cf - . | pigz -p"$ncpu" -6 >"$out/layer.tar.gz" ;;
     zstd) tar -C "$tree" -cf - . | zstd -3 -T"$ncpu" -q >"$out/layer.tar.zst" ;;
   esac

@@ -84,7 +84,8 @@ std::string index_json(const BuiltArtifact& a, const ImageRef& dest, const nlohm
 void write_oci_dir(const Store& store, const BuiltArtifact& a, const ImageRef& dest) {
   fs::path dir = dest.path;
   std::error_code ec;
-  bool exists = fs::exists(dir, ec);
+  // An empty directory counts as new: the finished layout is renamed over it.
+  bool exists = fs::exists(dir, ec) && !fs::is_empty(dir, ec);
   std::optional<TempDir> fresh;
   fs::path target = dir;
   nlohmann::json existing;
@@ -189,8 +190,9 @@ void check_destination(const ImageRef& dest) {
     if (!fs::is_empty(path, ec) && !fs::exists(path / "oci-layout", ec))
       throw Error("cannot write " + dest.str() + ": " + path.string() +
                   " exists and is not an OCI layout; choose an empty or new directory");
-    if (fs::is_empty(path, ec)) fs::remove(path, ec);
-    if (::access(path.c_str(), W_OK) != 0 && fs::exists(path, ec)) throw_errno("cannot write " + dest.str());
+    if (::access(path.c_str(), W_OK) != 0) throw_errno("cannot write " + dest.str());
+    if (fs::is_empty(path, ec) && ::access(parent.c_str(), W_OK | X_OK) != 0)
+      throw_errno("cannot write " + dest.str() + " (in " + parent.string() + ")");
     return;
   }
   if (fs::is_directory(path, ec)) throw Error("cannot write " + dest.str() + ": " + path.string() + " is a directory");
