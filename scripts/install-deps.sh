@@ -4,7 +4,7 @@
 set -euo pipefail
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 build_deps=(build-essential cmake ninja-build pkg-config
-  libarchive-dev libdeflate-dev libzstd-dev libssl-dev nlohmann-json3-dev
+  libarchive-dev libdeflate-dev libzstd-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev zlib1g-dev)
 # Peers that judge distill's output in the end-to-end tests and benchmarks.
 test_deps=(skopeo umoci podman runc uidmap docker.io python3-jsonschema

@@ -218,3 +218,32 @@ void read_tar(const fs::path& file, const std::function<void(const TarEntry&, co
 }
 
 }  // namespace distill
+
+namespace distill {
+
+std::string read_decompressed(const fs::path& file, size_t max_size) {
+  std::unique_ptr<archive, ArchiveReadDeleter> a(archive_read_new());
+  archive* ar = a.get();
+  archive_read_support_filter_all(ar);
+  archive_read_support_format_raw(ar);
+  archive_read_support_format_empty(ar);
+  if (archive_read_open_filename(ar, file.c_str(), 1 << 16) != ARCHIVE_OK)
+    throw Error(file.string() + ": " + archive_error_string(ar));
+  archive_entry* en = nullptr;
+  std::string out;
+  int rc = archive_read_next_header(ar, &en);
+  if (rc == ARCHIVE_EOF) return out;
+  if (rc < ARCHIVE_WARN) throw Error(file.string() + ": cannot decompress: " + archive_error_string(ar));
+  char buf[1 << 16];
+  for (;;) {
+    la_ssize_t n = archive_read_data(ar, buf, sizeof buf);
+    if (n < 0) throw Error(file.string() + ": corrupt compressed data: " + archive_error_string(ar));
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_size)
+      throw Error(file.string() + ": decompresses to more than " + std::to_string(max_size) + " bytes");
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace distill

@@ -62,3 +62,9 @@ using ReadData = std::function<size_t(char* buffer, size_t size)>;
 void read_tar(const fs::path& file, const std::function<void(const TarEntry&, const ReadData&)>& visit);
 
 }  // namespace distill
+
+namespace distill {
+/// Reads a file compressed with gzip, xz, zstd or bzip2 (or not at all) into
+/// memory, refusing more than `max_size` bytes of output.
+std::string read_decompressed(const fs::path& file, size_t max_size);
+}  // namespace distill
