@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -81,6 +82,8 @@ void write_file_data(archive* a, const LayerEntry& e) {
     return;
   }
   Fd fd = open_read(e.source);
+  if (e.source_offset && ::lseek(fd.get(), static_cast<off_t>(e.source_offset), SEEK_SET) < 0)
+    throw_errno("cannot seek in " + e.source.string());
   // One buffer for all files: a fresh 1 MiB allocation per small file costs
   // an mmap and munmap each.
   static thread_local std::vector<char> buffer(1 << 20);
@@ -96,7 +99,7 @@ void write_file_data(archive* a, const LayerEntry& e) {
     done += n;
   }
   if (done != e.size) throw Error(e.source.string() + " shrank while it was being read; try the build again");
-  if (read_some(fd.get(), std::span(buffer.data(), 1), e.source) != 0)
+  if (!e.slice && read_some(fd.get(), std::span(buffer.data(), 1), e.source) != 0)
     throw Error(e.source.string() + " grew while it was being read; try the build again");
   if (e.verify && hash.finish() != *e.verify)
     throw Error(e.source.string() + " does not match its digest " + e.verify->str() + " (corrupt or tampered); delete it and try again");

@@ -25,6 +25,8 @@ struct LayerEntry {
   uint32_t uid = 0, gid = 0;
   uint64_t size = 0;        // regular files only
   fs::path source;          // host file to read, when not inline
+  uint64_t source_offset = 0;  // where the content starts in `source`
+  bool slice = false;          // `source` holds more than this entry
   std::string content;      // inline content (when source is empty)
   std::string link_target;  // symlink target, or the path a hardlink points to
   std::map<std::string, std::string> xattrs;  // kept: security.capability only

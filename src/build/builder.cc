@@ -71,21 +71,27 @@ uint64_t total_bytes(const std::vector<LayerEntry>& entries) {
 
 BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEntry>& entries,
                        const BuildOptions& options, const std::string& created_by, Status& status) {
+  status.phase("hashing layer inputs");
+  Digest key = layer_key(entries, options, pool);
+  status.done(std::to_string(entries.size()) + " entries");
+  return build_layer_keyed(store, pool, key, [&] { return entries; }, options, created_by, status);
+}
+
+BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
+                             const std::function<std::vector<LayerEntry>()>& produce, const BuildOptions& options,
+                             const std::string& created_by, Status& status) {
   BuiltLayer layer;
   layer.created_by = created_by;
   layer.blob.media_type = options.compression.layer_media_type();
-  status.phase("hashing layer inputs");
-  Digest key = layer_key(entries, options, pool);
   if (options.use_layer_cache) {
     if (auto record = store.get_action(key)) {
       try {
         Digest digest = Digest::parse(record->at("digest").get<std::string>());
-        if (store.has_blob(digest)) {
+        if (store.has_blob(digest) && record->value("media_type", "") == layer.blob.media_type) {
           layer.blob.digest = digest;
           layer.blob.size = record->at("size").get<uint64_t>();
           layer.diff_id = Digest::parse(record->at("diff_id").get<std::string>());
           layer.reused = true;
-          status.done("unchanged, reusing layer " + digest.hex.substr(0, 12));
           return layer;
         }
       } catch (const std::exception&) {
@@ -93,8 +99,8 @@ BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEn
       }
     }
   }
-  status.done(std::to_string(entries.size()) + " entries");
-  status.phase("building layer (" + options.compression.str() + ")", total_bytes(entries));
+  std::vector<LayerEntry> entries = produce();
+  status.phase("building layer " + created_by + " (" + options.compression.str() + ")", total_bytes(entries));
   Store::BlobWriter blob(store);
   std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, blob, pool);
   HashingSink uncompressed(*compressor);
@@ -163,12 +169,11 @@ static Descriptor put_json(Store& store, const nlohmann::json& j, const char* me
   return d;
 }
 
-BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<BuiltLayer>& layers, const BuildOptions& options) {
-  std::vector<Platform> platforms;
-  for (const std::string& arch : spec.archs) platforms.push_back(Platform::from_arch(arch));
-  if (platforms.empty()) platforms.push_back(Platform::host());
+BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<PlatformLayers>& images, const BuildOptions& options) {
   BuiltArtifact artifact;
-  for (const Platform& platform : platforms) {
+  for (const PlatformLayers& source : images) {
+    const Platform& platform = source.platform;
+    const std::vector<BuiltLayer>& layers = source.layers;
     BuiltImage img;
     img.platform = platform;
     img.layers = layers;

@@ -2,6 +2,7 @@
 // The build pipeline as a short list of phases (mold-style driver):
 // plan the files layer, build or reuse it, assemble config, manifest and
 // index per platform. Destinations are written by oci/layout.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,21 @@ struct BuildOptions {
 BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEntry>& entries,
                        const BuildOptions& options, const std::string& created_by, Status& status);
 
-/// Writes config and manifest (and an index over several platforms) for the
-/// layers into the store.
-BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<BuiltLayer>& layers, const BuildOptions& options);
+/// The same with a key computed by the caller; `produce` makes the entries
+/// only when the cache has no layer for `key`.
+BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
+                             const std::function<std::vector<LayerEntry>()>& produce, const BuildOptions& options,
+                             const std::string& created_by, Status& status);
+
+/// Layers of one platform's image, bottom first.
+struct PlatformLayers {
+  Platform platform;
+  std::vector<BuiltLayer> layers;
+};
+
+/// Writes config and manifest per platform (and an index over several)
+/// into the store.
+BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<PlatformLayers>& images, const BuildOptions& options);
 
 /// The OCI image config for one platform (exposed for tests).
 nlohmann::json image_config(const Spec& spec, const Platform& platform, const std::vector<BuiltLayer>& layers,

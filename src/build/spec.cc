@@ -210,6 +210,86 @@ static PathSpec parse_path(const Reader& r, const YAML::Node& node, const std::s
   return p;
 }
 
+static std::string resolve_path(const std::string& p, const fs::path& base) {
+  if (p.find("BEGIN PGP") != std::string::npos || fs::path(p).is_absolute()) return p;
+  return (base / p).string();
+}
+
+static ContentsSpec parse_contents(const Reader& r, const YAML::Node& node, const fs::path& base) {
+  r.only_keys(node, "contents", {"repositories", "keyring", "packages", "recommends", "suggests"});
+  ContentsSpec c;
+  c.place = r.place(node, "contents");
+  if (const YAML::Node repos = node["repositories"]) {
+    if (!repos.IsSequence()) fail(r.place(repos, "contents.repositories"), "must be a list of sources.list lines or deb822 stanzas");
+    for (size_t i = 0; i < repos.size(); ++i) {
+      std::string field = "contents.repositories[" + std::to_string(i) + "]";
+      SpecPlace place = r.place(repos[i], field);
+      std::string text;
+      bool deb822 = false;
+      if (repos[i].IsMap()) {
+        // A deb822 stanza written as a YAML mapping.
+        r.only_keys(repos[i], field, {"Types", "URIs", "Suites", "Components", "Architectures", "Signed-By", "Enabled"});
+        for (const auto& kv : repos[i]) {
+          std::string value = kv.second.IsSequence() ? [&] {
+            std::string v;
+            for (const auto& item : kv.second) v += (v.empty() ? "" : " ") + item.Scalar();
+            return v;
+          }() : r.scalar(kv.second, field + "." + kv.first.Scalar());
+          text += kv.first.Scalar() + ": " + value + "\n";
+        }
+        deb822 = true;
+      } else {
+        text = r.scalar(repos[i], field);
+        deb822 = text.find("URIs:") != std::string::npos;
+      }
+      std::vector<deb::Source> sources;
+      try {
+        sources = deb822 ? deb::parse_deb822_sources(text, "stanza") : deb::parse_one_line_sources(text, "line");
+      } catch (const Error& e) {
+        fail(place, e.what());
+      }
+      if (sources.empty()) fail(place, "declares no \"deb\" repository");
+      for (deb::Source& s : sources) {
+        s.origin = place.str();
+        for (std::string& k : s.signed_by) k = resolve_path(k, base);
+        c.repositories.push_back(std::move(s));
+      }
+    }
+  }
+  if (const YAML::Node keyring = node["keyring"]) {
+    std::vector<std::string> keys = keyring.IsSequence() ? r.string_list(keyring, "contents.keyring")
+                                                         : std::vector<std::string>{r.scalar(keyring, "contents.keyring")};
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::string path = resolve_path(keys[i], base);
+      std::error_code ec;
+      if (path.find("BEGIN PGP") == std::string::npos && !fs::exists(path, ec))
+        fail(r.place(keyring.IsSequence() ? keyring[i] : keyring, "contents.keyring"), path + " does not exist");
+      c.keyrings.push_back(path);
+    }
+  }
+  if (const YAML::Node packages = node["packages"]) {
+    std::vector<std::string> list = r.string_list(packages, "contents.packages");
+    for (size_t i = 0; i < list.size(); ++i) {
+      SpecPlace place = r.place(packages[i], "contents.packages[" + std::to_string(i) + "]");
+      try {
+        c.packages.push_back(deb::PackageRequest::parse(list[i]));
+      } catch (const Error& e) {
+        fail(place, e.what());
+      }
+      c.package_places.push_back(place);
+    }
+  }
+  auto flag = [&](const char* key) {
+    if (!node[key]) return false;
+    std::string v = r.scalar(node[key], std::string("contents.") + key);
+    if (v != "true" && v != "false") fail(r.place(node[key], std::string("contents.") + key), "must be true or false");
+    return v == "true";
+  };
+  c.recommends = flag("recommends");
+  c.suggests = flag("suggests");
+  return c;
+}
+
 Spec parse_spec(const std::string& text, const std::string& name, const fs::path& base_dir) {
   Reader r(name);
   YAML::Node root;
@@ -226,7 +306,7 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
               {"from", "contents", "files", "paths", "entrypoint", "cmd", "env", "user", "workdir", "ports", "volumes",
                "stop-signal", "labels", "annotations", "archs", "layering", "strip", "app"});
   // Keys of the format that later versions implement: refuse, never ignore.
-  for (const char* later : {"contents", "layering", "strip", "app"})
+  for (const char* later : {"layering", "strip", "app"})
     if (root[later])
       fail(r.place(root[later], later), "is not supported by this version of distill yet (it builds images from files)");
   if (root["from"]) {
@@ -234,6 +314,7 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
     if (from != "scratch")
       fail(r.place(root["from"], "from"), "\"" + from + "\": only scratch is supported by this version of distill yet");
   }
+  if (const YAML::Node contents = root["contents"]) spec.contents = parse_contents(r, contents, base_dir);
   if (const YAML::Node files = root["files"]) {
     if (!files.IsSequence()) fail(r.place(files, "files"), "must be a list of {src|content, dst, mode, owner}");
     for (size_t i = 0; i < files.size(); ++i)

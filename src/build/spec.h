@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "base/fs.h"
+#include "deb/solver.h"
+#include "deb/sources.h"
 
 namespace distill {
 
@@ -48,6 +50,16 @@ struct PathSpec {
   std::optional<Owner> owner;
 };
 
+/// `contents:` — Debian packages.
+struct ContentsSpec {
+  SpecPlace place;
+  std::vector<deb::Source> repositories;  // empty: the defaults (host sources, --mirror)
+  std::vector<std::string> keyrings;      // for repositories without signed-by
+  std::vector<deb::PackageRequest> packages;
+  std::vector<SpecPlace> package_places;
+  bool recommends = false, suggests = false;
+};
+
 struct Spec {
   fs::path file;      // the spec file
   fs::path base_dir;  // relative src paths start here
@@ -60,6 +72,7 @@ struct Spec {
   std::vector<std::string> volumes;  // absolute paths
   std::map<std::string, std::string> labels, annotations;
   std::vector<std::string> archs;    // as written; empty = the host's
+  std::optional<ContentsSpec> contents;
 };
 
 /// Parses and validates a spec file. Throws Error with the place.

@@ -3,7 +3,9 @@
 #include "base/error.h"
 #include "build/builder.h"
 #include "build/layer_plan.h"
+#include "build/packages.h"
 #include "cli/commands.h"
+#include "cli/package_support.h"
 #include "oci/layout.h"
 
 namespace distill {
@@ -19,6 +21,7 @@ nlohmann::json report_json(const BuiltArtifact& a, const ImageRef& dest) {
                         {"diffID", l.diff_id.str()},
                         {"size", l.blob.size},
                         {"mediaType", l.blob.media_type},
+                        {"createdBy", l.created_by},
                         {"reused", l.reused}});
     images.push_back({{"platform", img.platform.str()},
                       {"manifest", img.manifest.digest.str()},
@@ -29,7 +32,61 @@ nlohmann::json report_json(const BuiltArtifact& a, const ImageRef& dest) {
   return {{"destination", dest.str()}, {"digest", top.digest.str()}, {"mediaType", top.media_type}, {"images", images}};
 }
 
+/// Symlinks of a merged-/usr root, as trixie's base-files makes them.
+std::vector<LayerEntry> merged_usr_links(const std::string& arch) {
+  std::vector<std::string> dirs = {"bin", "lib", "sbin"};
+  if (arch == "amd64" || arch == "ppc64el" || arch == "s390x" || arch == "mips64el") dirs.push_back("lib64");
+  std::vector<LayerEntry> out;
+  for (const std::string& d : dirs) {
+    LayerEntry e;
+    e.path = d;
+    e.type = LayerEntry::Type::symlink;
+    e.mode = 0777;
+    e.link_target = "usr/" + d;
+    out.push_back(e);
+  }
+  order_for_tar(out);
+  return out;
+}
+
 }  // namespace
+
+ResolveOptions resolve_options(const PackageFlags& flags) {
+  ResolveOptions o;
+  o.suite = flags.suite;
+  o.mirror = flags.mirror;
+  if (o.mirror.empty())
+    if (const char* env = std::getenv("DISTILL_MIRROR"); env && *env) o.mirror = env;
+  o.allow_expired = flags.allow_expired;
+  if (o.suite != "trixie" && o.suite != "bookworm" && !flags.any_suite)
+    throw UsageError("--suite " + o.suite + ": distill supports trixie and bookworm");
+  std::error_code ec;
+  if (fs::exists("/usr/share/keyrings/debian-archive-keyring.gpg", ec))
+    o.default_keyrings.push_back("/usr/share/keyrings/debian-archive-keyring.gpg");
+  return o;
+}
+
+Lockfile locked_or_resolved(const Spec& spec, const ResolveOptions& options, bool update_lock, http::Client& client,
+                            Store& store, Status& status, bool* wrote) {
+  fs::path lock_path = lockfile_path(spec.file);
+  std::error_code ec;
+  if (!update_lock && fs::exists(lock_path, ec)) {
+    Lockfile lock = Lockfile::from_json(nlohmann::json::parse(read_file(lock_path), nullptr, false), lock_path.string());
+    if (lock.inputs != lock_inputs(spec, options))
+      throw Error(spec.file.string() + " changed since " + lock_path.string() +
+                  " was written (its packages, repositories or archs differ); run distill lock " + spec.file.string() +
+                  " or build with --update-lock");
+    status.phase("reading " + lock_path.string());
+    status.done("locked");
+    return lock;
+  }
+  Lockfile lock = resolve_packages(spec, options, client, store, status);
+  if (update_lock) {
+    write_file_atomic(lock_path, lock.to_json().dump(2) + "\n");
+    if (wrote) *wrote = true;
+  }
+  return lock;
+}
 
 int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   ImageRef dest = ImageRef::parse(cmd.output);
@@ -37,6 +94,7 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   options.compression = Compression::parse(cmd.compression);
   options.epoch = source_date_epoch();
   options.use_layer_cache = !cmd.no_cache;
+  ResolveOptions resolve = resolve_options(cmd.packages);
   auto status = Status::for_stderr(global.quiet);
 
   status->phase("reading spec");
@@ -47,15 +105,40 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
     status->warn("docker-archive with zstd layers loads only in Docker 23 or newer; use gzip for older engines");
   std::vector<LayerEntry> entries = plan_files_layer(spec);
   status->done(std::to_string(spec.files.size()) + " files entries, " + std::to_string(spec.paths.size()) +
-               " paths entries");
+               " paths entries" + (spec.contents ? ", " + std::to_string(spec.contents->packages.size()) + " packages" : ""));
 
   Store store(global.cache_dir.empty() ? Store::default_root() : fs::path(global.cache_dir));
   ThreadPool pool(ThreadPool::default_threads());
-  std::vector<BuiltLayer> layers;
-  layers.push_back(build_layer(store, pool, entries, options, "distill build: files and paths", *status));
+  std::vector<std::string> archs = spec_debian_archs(spec);
+  std::optional<Lockfile> lock;
+  if (spec.contents) {
+    http::Client client;
+    lock = locked_or_resolved(spec, resolve, cmd.update_lock, client, store, *status, nullptr);
+    download_packages(*lock, client, store, pool, *status);
+  }
+
+  std::optional<BuiltLayer> files_layer;
+  if (!entries.empty() || !spec.contents)
+    files_layer = build_layer(store, pool, entries, options, "distill build: files and paths", *status);
+  std::vector<PlatformLayers> images;
+  for (const std::string& arch : archs) {
+    PlatformLayers img{Platform::from_arch(arch), {}};
+    if (lock) {
+      deb::DebOptions deb_options;
+      img.layers = package_layers(*lock, arch, deb_options, store, pool, options, *status);
+      size_t reused = 0;
+      for (const BuiltLayer& l : img.layers) reused += l.reused;
+      status->phase("package layers (" + arch + ")");
+      status->done(std::to_string(img.layers.size()) + " layers, " + std::to_string(reused) + " reused");
+      std::vector<LayerEntry> links = merged_usr_links(arch);
+      img.layers.push_back(build_layer(store, pool, links, options, "distill: generated files", *status));
+    }
+    if (files_layer) img.layers.push_back(*files_layer);
+    images.push_back(std::move(img));
+  }
 
   status->phase("writing " + dest.str());
-  BuiltArtifact artifact = assemble(store, spec, layers, options);
+  BuiltArtifact artifact = assemble(store, spec, images, options);
   write_destination(store, artifact, dest, options.epoch);
   status->done(artifact.top().digest.str());
 

@@ -1,6 +1,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace distill {
 
@@ -11,11 +12,33 @@ struct GlobalOptions {
   bool quiet = false;
 };
 
+/// Flags that shape package resolution (build, lock, why).
+struct PackageFlags {
+  std::string suite = "trixie";
+  std::string mirror;
+  bool allow_expired = false;
+  bool any_suite = false;
+};
+
 struct BuildCommand {
   std::string spec;
   std::string output;
   std::string compression = "gzip";
   bool no_cache = false;
+  bool update_lock = false;
+  PackageFlags packages;
+};
+
+struct LockCommand {
+  std::string spec;
+  PackageFlags packages;
+};
+
+struct WhyCommand {
+  std::string package;
+  std::string spec;
+  std::string arch;
+  PackageFlags packages;
 };
 
 struct InspectCommand {
@@ -25,6 +48,8 @@ struct InspectCommand {
 };
 
 int run_build(const GlobalOptions& global, const BuildCommand& cmd);
+int run_lock(const GlobalOptions& global, const LockCommand& cmd);
+int run_why(const GlobalOptions& global, const WhyCommand& cmd);
 int run_inspect(const GlobalOptions& global, const InspectCommand& cmd);
 
 }  // namespace distill

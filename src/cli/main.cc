@@ -22,12 +22,14 @@ const char* kFooter =
     "  distill build examples/hello/image.yaml -o oci:out/hello:latest\n"
     "  distill build image.yaml -o docker-archive:hello.tar:hello:1.0 --compression gzip:9\n"
     "  distill inspect oci:out/hello:latest --format json\n"
+    "  distill lock image.yaml && distill why libc6 image.yaml\n"
     "\nDestinations and images use skopeo's transports:\n"
     "  oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:REPO:TAG]\n"
     "\nEnvironment:\n"
     "  SOURCE_DATE_EPOCH  timestamps in images (default 0)\n"
     "  DISTILL_CACHE_DIR  the local cache (default $XDG_CACHE_HOME/distill)\n"
     "  DISTILL_JOBS       worker threads (default: number of cores)\n"
+    "  DISTILL_MIRROR     Debian mirror URL when a spec names no repository\n"
     "  NO_COLOR           no colour in messages\n"
     "\nExit status: 0 success, 1 failure, 2 usage error. Manual: docs/manual.md";
 
@@ -71,6 +73,37 @@ int main(int argc, char** argv) {
   build_cmd->add_flag("--no-cache", build.no_cache, "Rebuild layers even when the cache holds them");
   add_global(build_cmd);
 
+  auto add_package_flags = [](CLI::App* sub, distill::PackageFlags& flags) {
+    sub->add_option("--suite", flags.suite, "Debian suite when the spec names no repository: trixie or bookworm")
+        ->capture_default_str();
+    sub->add_option("--mirror", flags.mirror, "Debian mirror URL when the spec names no repository (default: the host's apt sources, or $DISTILL_MIRROR)");
+    sub->add_flag("--allow-expired", flags.allow_expired, "Accept Release files past their Valid-Until date");
+  };
+  build_cmd->add_flag("--update-lock", build.update_lock, "Resolve packages again and rewrite the lockfile");
+  add_package_flags(build_cmd, build.packages);
+
+  distill::LockCommand lock;
+  CLI::App* lock_cmd = app.add_subcommand("lock", "Resolve a spec's packages and pin them in SPEC.lock.json");
+  lock_cmd->footer(
+      "\nThe lockfile pins every package per architecture (name, version, repository,\n"
+      "file, size, sha256). distill build uses it when present and refuses a spec that\n"
+      "changed since; distill lock or build --update-lock refreshes it.\n"
+      "\nExamples:\n"
+      "  distill lock image.yaml\n"
+      "  distill lock image.yaml --format json | jq '.architectures.amd64.packages[].name'");
+  lock_cmd->add_option("spec", lock.spec, "The image spec (YAML)")->required();
+  add_package_flags(lock_cmd, lock.packages);
+  add_global(lock_cmd);
+
+  distill::WhyCommand why;
+  CLI::App* why_cmd = app.add_subcommand("why", "Show the dependency chain that pulls a package into an image");
+  why_cmd->footer("\nExample:\n  distill why libssl3t64 image.yaml\n  distill why perl-base image.yaml --arch arm64");
+  why_cmd->add_option("package", why.package, "The package to explain")->required();
+  why_cmd->add_option("spec", why.spec, "The image spec (YAML)")->required();
+  why_cmd->add_option("--arch", why.arch, "Architecture (default: the spec's first)");
+  add_package_flags(why_cmd, why.packages);
+  add_global(why_cmd);
+
   distill::InspectCommand inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show an image's config, layers and files");
   inspect_cmd->footer(
@@ -99,6 +132,8 @@ int main(int argc, char** argv) {
   try {
     if (build_cmd->parsed()) return distill::run_build(global, build);
     if (inspect_cmd->parsed()) return distill::run_inspect(global, inspect);
+    if (lock_cmd->parsed()) return distill::run_lock(global, lock);
+    if (why_cmd->parsed()) return distill::run_why(global, why);
   } catch (const distill::UsageError& e) {
     print_error(e.what());
     return 2;

@@ -1,0 +1,265 @@
+#include "build/packages.h"
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+
+#include "base/error.h"
+#include "oci/image.h"
+
+namespace distill {
+
+nlohmann::json Lockfile::to_json() const {
+  nlohmann::json arches = nlohmann::json::object();
+  for (const auto& [arch, list] : packages) {
+    nlohmann::json pkgs = nlohmann::json::array();
+    for (const LockedPackage& p : list) {
+      nlohmann::json j = {{"name", p.name},       {"version", p.version},   {"architecture", p.arch},
+                          {"repository", p.repository}, {"url", p.url}, {"filename", p.filename},
+                          {"size", p.size},       {"sha256", p.sha256.hex}};
+      auto r = reasons.find(arch);
+      if (r != reasons.end())
+        if (auto it = r->second.find(p.name); it != r->second.end())
+          j["neededBy"] = it->second.parent.empty() ? "requested" : it->second.parent + " " + it->second.version + " (" + it->second.via + ")";
+      pkgs.push_back(j);
+    }
+    nlohmann::json ex = nlohmann::json::array();
+    if (auto e = excluded.find(arch); e != excluded.end()) ex = e->second;
+    arches[arch] = {{"packages", pkgs}, {"excluded", ex}};
+  }
+  return {{"lockfileVersion", 1}, {"inputs", inputs.str()}, {"architectures", arches}};
+}
+
+Lockfile Lockfile::from_json(const nlohmann::json& j, const std::string& what) {
+  Lockfile lock;
+  try {
+    if (j.at("lockfileVersion").get<int>() != 1) throw Error(what + ": unsupported lockfileVersion");
+    lock.inputs = Digest::parse(j.at("inputs").get<std::string>(), what + " inputs");
+    for (const auto& [arch, body] : j.at("architectures").items()) {
+      lock.archs.push_back(arch);
+      for (const auto& p : body.at("packages")) {
+        LockedPackage lp;
+        lp.name = p.at("name").get<std::string>();
+        lp.version = p.at("version").get<std::string>();
+        lp.arch = p.at("architecture").get<std::string>();
+        lp.repository = p.at("repository").get<std::string>();
+        lp.url = p.at("url").get<std::string>();
+        lp.filename = p.at("filename").get<std::string>();
+        lp.size = p.at("size").get<uint64_t>();
+        lp.sha256 = Digest::parse("sha256:" + p.at("sha256").get<std::string>(), what + " " + lp.name + " sha256");
+        if (p.contains("neededBy")) {
+          std::string why = p["neededBy"].get<std::string>();
+          deb::Reason r;
+          if (why != "requested") r.via = why;  // kept as text; parent unknown after a round trip
+          lock.reasons[arch][lp.name] = r;
+        }
+        lock.packages[arch].push_back(std::move(lp));
+      }
+      for (const auto& e : body.value("excluded", nlohmann::json::array())) lock.excluded[arch].push_back(e.get<std::string>());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(what + " is not a valid distill lockfile (" + e.what() + "); run distill lock again");
+  }
+  return lock;
+}
+
+std::vector<std::string> spec_debian_archs(const Spec& spec) {
+  static const std::map<std::string, std::string> to_debian = {
+      {"amd64", "amd64"},   {"x86_64", "amd64"}, {"arm64", "arm64"},     {"aarch64", "arm64"}, {"armhf", "armhf"},
+      {"arm", "armhf"},     {"armel", "armel"},  {"i386", "i386"},       {"386", "i386"},      {"ppc64el", "ppc64el"},
+      {"ppc64le", "ppc64el"}, {"s390x", "s390x"}, {"riscv64", "riscv64"}, {"mips64el", "mips64el"}, {"mips64le", "mips64el"}};
+  std::vector<std::string> out;
+  if (spec.archs.empty()) {
+    Platform host = Platform::host();
+    for (const auto& [k, v] : to_debian)
+      if (Platform::from_arch(k) == host) return {v};
+  }
+  for (const std::string& a : spec.archs) out.push_back(to_debian.at(a));
+  return out;
+}
+
+fs::path lockfile_path(const fs::path& spec) {
+  fs::path p = spec;
+  std::string name = p.filename().string();
+  for (const char* ext : {".yaml", ".yml"})
+    if (name.ends_with(ext)) name.erase(name.size() - std::string(ext).size());
+  return p.parent_path() / (name + ".lock.json");
+}
+
+namespace {
+
+std::vector<deb::Source> effective_sources(const Spec& spec, const ResolveOptions& options) {
+  if (spec.contents && !spec.contents->repositories.empty()) return spec.contents->repositories;
+  std::vector<deb::Source> host = options.mirror.empty() ? deb::host_sources() : std::vector<deb::Source>{};
+  std::vector<deb::Source> out = deb::default_sources(options.suite, options.mirror, host);
+  if (out.empty())
+    throw Error("no Debian repository: the spec names none (contents.repositories), the host's apt sources have no "
+                "Debian archive, and no --mirror URL or DISTILL_MIRROR is set");
+  return out;
+}
+
+}  // namespace
+
+Digest lock_inputs(const Spec& spec, const ResolveOptions& options) {
+  nlohmann::json j = nlohmann::json::object();
+  nlohmann::json repos = nlohmann::json::array();
+  for (const deb::Source& s : effective_sources(spec, options)) repos.push_back({s.uri, s.suite, s.components, s.archs});
+  j["repositories"] = repos;
+  nlohmann::json pkgs = nlohmann::json::array();
+  for (const deb::PackageRequest& r : spec.contents->packages) pkgs.push_back(r.text);
+  j["packages"] = pkgs;
+  j["recommends"] = spec.contents->recommends;
+  j["suggests"] = spec.contents->suggests;
+  j["archs"] = spec_debian_archs(spec);
+  return sha256_of(j.dump());
+}
+
+Lockfile resolve_packages(const Spec& spec, const ResolveOptions& options, http::Client& client, Store& store, Status& status) {
+  Lockfile lock;
+  lock.inputs = lock_inputs(spec, options);
+  std::vector<deb::Source> sources = effective_sources(spec, options);
+  deb::RepositoryOptions repo_options;
+  repo_options.keyrings = spec.contents->keyrings.empty() ? options.default_keyrings : spec.contents->keyrings;
+  repo_options.allow_expired = options.allow_expired;
+  deb::SolveOptions solve_options{spec.contents->recommends, spec.contents->suggests};
+  std::map<std::string, std::string> first_versions;  // name -> version chosen for the first arch
+  for (const std::string& arch : spec_debian_archs(spec)) {
+    deb::PackageIndex index = deb::load_index(sources, arch, repo_options, client, store, status);
+    status.phase("resolving packages (" + arch + ")");
+    std::vector<deb::PackageRequest> requests = spec.contents->packages;
+    deb::Resolution res = deb::solve(index, requests, solve_options);
+    if (!first_versions.empty()) {
+      // Same versions on every architecture: pin what the first one chose.
+      bool differs = false;
+      for (const auto* p : res.packages)
+        if (auto it = first_versions.find(std::string(p->name)); it != first_versions.end() && it->second != p->version)
+          differs = true;
+      if (differs) {
+        for (const auto* p : res.packages) {
+          auto it = first_versions.find(std::string(p->name));
+          if (it == first_versions.end()) continue;
+          bool requested = false;
+          for (auto& r : requests)
+            if (r.name == it->first && !r.exclude) {
+              r.version = it->second;
+              requested = true;
+            }
+          if (!requested) requests.push_back(deb::PackageRequest::parse(it->first + "=" + it->second));
+        }
+        try {
+          res = deb::solve(index, requests, solve_options);
+        } catch (const Error& e) {
+          throw Error(std::string("cannot give ") + arch + " the same package versions as " + lock.archs.front() + ": " + e.what());
+        }
+      }
+    }
+    lock.archs.push_back(arch);
+    for (const auto* p : res.packages) {
+      const deb::Source& src = index.sources.at(p->source);
+      LockedPackage lp;
+      lp.name = std::string(p->name);
+      lp.version = std::string(p->version);
+      lp.arch = std::string(p->arch);
+      lp.repository = src.uri + " " + src.suite;
+      lp.filename = std::string(p->filename);
+      lp.url = src.uri + "/" + lp.filename;
+      lp.size = p->size;
+      lp.sha256 = Digest::parse("sha256:" + std::string(p->sha256), "index SHA256 of " + lp.name);
+      if (lock.archs.size() == 1) first_versions[lp.name] = lp.version;
+      lock.packages[arch].push_back(std::move(lp));
+    }
+    for (const auto* p : res.excluded) lock.excluded[arch].push_back(std::string(p->name));
+    lock.reasons[arch] = res.reasons;
+    status.done(std::to_string(res.packages.size()) + " packages");
+  }
+  return lock;
+}
+
+void download_packages(const Lockfile& lock, http::Client& client, Store& store, ThreadPool& pool, Status& status) {
+  std::map<std::string, const LockedPackage*> wanted;  // by sha256: arch:all packages once
+  uint64_t total = 0;
+  for (const auto& [arch, list] : lock.packages)
+    for (const LockedPackage& p : list)
+      if (!store.has_blob(p.sha256) && wanted.emplace(p.sha256.hex, &p).second) total += p.size;
+  if (wanted.empty()) return;
+  status.phase("downloading " + std::to_string(wanted.size()) + " packages", total);
+  std::atomic<uint64_t> done{0};
+  std::vector<std::future<void>> jobs;
+  // Downloads wait on the network, not the CPU: a few more than the cores.
+  ThreadPool downloads(std::max(4u, pool.size() * 2));
+  for (const auto& [hex, p] : wanted)
+    jobs.push_back(downloads.submit([&, p] {
+      uint64_t last = 0;
+      http::download_blob(client, p->url, p->sha256, p->size, store, p->name + " " + p->version, [&](uint64_t n) {
+        done += n - last;
+        last = n;
+        status.progress(done);
+      });
+    }));
+  std::string first_error;
+  for (auto& j : jobs) {
+    try {
+      j.get();
+    } catch (const Error& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  if (!first_error.empty()) throw Error(first_error);
+  status.done(human_size(total));
+}
+
+std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
+                                       Store& store, ThreadPool& pool, const BuildOptions& options, Status& status) {
+  std::vector<BuiltLayer> layers;
+  auto it = lock.packages.find(arch);
+  if (it == lock.packages.end()) throw Error("the lockfile has no packages for " + arch + "; run distill lock again");
+  std::string strip;
+  for (const std::string& s : deb_options.strip) strip += s + ",";
+  for (const LockedPackage& p : it->second) {
+    nlohmann::json key = {"distill-deb-layer-v1", p.sha256.hex, deb_options.merged_usr, strip,
+                          options.compression.str(), options.epoch};
+    Digest layer_key = sha256_of(key.dump());
+    std::optional<TempDir> tmp;
+    auto produce = [&] {
+      tmp.emplace(store.root() / "tmp", "deb-");
+      std::string what = p.name + " " + p.version + " (" + p.filename + ")";
+      deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp->path() / "payload", deb_options, what);
+      std::vector<LayerEntry> entries = std::move(deb.entries);
+      auto add_dir = [&](const std::string& path) {
+        for (const LayerEntry& e : entries)
+          if (e.path == path) return;
+        LayerEntry d;
+        d.path = path;
+        d.type = LayerEntry::Type::directory;
+        d.mode = 0755;
+        entries.push_back(d);
+      };
+      for (const char* dir : {"var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"}) add_dir(dir);
+      LayerEntry control;
+      control.path = "var/lib/dpkg/status.d/" + p.name;
+      control.content = deb.control;
+      control.size = control.content.size();
+      entries.push_back(control);
+      if (!deb.md5sums.empty()) {
+        LayerEntry sums = control;
+        sums.path += ".md5sums";
+        sums.content = deb.md5sums;
+        sums.size = sums.content.size();
+        entries.push_back(sums);
+      }
+      order_for_tar(entries);
+      return entries;
+    };
+    // Verify the .deb before any use: the store checks names, not bytes.
+    if (!options.use_layer_cache || !store.get_action(layer_key)) {
+      uint64_t size = 0;
+      if (hash_file(store.blob_path(p.sha256), &size) != p.sha256)
+        throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
+                    store.blob_path(p.sha256).string() + " and build again");
+    }
+    layers.push_back(build_layer_keyed(store, pool, layer_key, produce, options, "distill: package " + p.name + " " + p.version, status));
+  }
+  return layers;
+}
+
+}  // namespace distill

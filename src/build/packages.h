@@ -1,0 +1,70 @@
+#pragma once
+// Debian packages in a build: resolve the spec's `contents:` per
+// architecture (or read the lockfile), download the .debs verified against
+// the index, and turn each into a layer.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "build/builder.h"
+#include "build/spec.h"
+#include "deb/deb_file.h"
+#include "deb/solver.h"
+#include "http/http.h"
+
+namespace distill {
+
+/// Options from the command line that shape resolution.
+struct ResolveOptions {
+  std::string suite = "trixie";  // for default repositories
+  std::string mirror;            // --mirror / DISTILL_MIRROR
+  bool allow_expired = false;
+  std::vector<std::string> default_keyrings;  // when the spec and sources name none
+};
+
+struct LockedPackage {
+  std::string name, version, arch;
+  std::string repository;  // "URI SUITE"
+  std::string url;         // where the .deb is
+  std::string filename;
+  uint64_t size = 0;
+  Digest sha256;
+};
+
+struct Lockfile {
+  Digest inputs;  // digest of what the resolution depended on (see lock_inputs)
+  std::vector<std::string> archs;
+  std::map<std::string, std::vector<LockedPackage>> packages;  // per Debian arch, sorted by name
+  std::map<std::string, std::vector<std::string>> excluded;
+  /// Why each package is there, per arch: name -> "parent version (via)".
+  std::map<std::string, std::map<std::string, deb::Reason>> reasons;
+
+  nlohmann::json to_json() const;
+  static Lockfile from_json(const nlohmann::json& j, const std::string& what);
+};
+
+/// The Debian architecture names a spec builds for (default: the host's).
+std::vector<std::string> spec_debian_archs(const Spec& spec);
+
+/// The lockfile beside a spec: image.yaml -> image.lock.json.
+fs::path lockfile_path(const fs::path& spec);
+
+/// The digest of everything the lock depends on: repositories, packages,
+/// recommends/suggests, architectures, suite and mirror defaults.
+Digest lock_inputs(const Spec& spec, const ResolveOptions& options);
+
+/// Resolves the spec's packages for every architecture, with the same
+/// version of each package across architectures.
+Lockfile resolve_packages(const Spec& spec, const ResolveOptions& options, http::Client& client, Store& store,
+                          Status& status);
+
+/// Downloads every locked .deb into the store (in parallel), verified.
+void download_packages(const Lockfile& lock, http::Client& client, Store& store, ThreadPool& pool, Status& status);
+
+/// One layer per package of `arch`, in name order, each holding the
+/// package's files and its /var/lib/dpkg/status.d entries.
+std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
+                                       Store& store, ThreadPool& pool, const BuildOptions& options, Status& status);
+
+}  // namespace distill
