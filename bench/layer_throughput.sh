@@ -31,6 +31,8 @@ Usage: $0 [options]
   --distill PATH  the distill binary (default: $repo/build/distill)
   --workdir DIR   where outputs, distill's cache and the peers' files go
                   (default: a new temp dir under \${TMPDIR:-/tmp}, removed at exit)
+  --wait-idle S   before each timed run, wait up to S seconds for the machine
+                  to be idle (other load under 10% of the CPUs; default 0: don't wait)
   --no-phases     skip the extra untimed distill runs that print phase timings
   --check         exit 1 if any goal is missed (default: always exit 0)
   -h, --help      this text
@@ -45,6 +47,7 @@ distill="$repo/build/distill"
 workdir=""
 check=0
 phases=1
+wait_idle=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=${2:?--runs needs a number}; shift 2 ;;
@@ -58,6 +61,8 @@ while [ $# -gt 0 ]; do
     --distill=*) distill=${1#*=}; shift ;;
     --workdir) workdir=${2:?--workdir needs a directory}; shift 2 ;;
     --workdir=*) workdir=${1#*=}; shift ;;
+    --wait-idle) wait_idle=${2:?--wait-idle needs a number of seconds}; shift 2 ;;
+    --wait-idle=*) wait_idle=${1#*=}; shift ;;
     --no-phases) phases=0; shift ;;
     --check) check=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -65,6 +70,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "layer_throughput: --runs must be a positive number, not '$runs'" >&2; exit 2; }
+[[ "$wait_idle" =~ ^[0-9]+$ ]] || { echo "layer_throughput: --wait-idle must be a number of seconds, not '$wait_idle'" >&2; exit 2; }
 [[ "$size_mb" =~ ^[1-9][0-9]*$ ]] || { echo "layer_throughput: --size must be a positive number of MB, not '$size_mb'" >&2; exit 2; }
 
 die() { echo "layer_throughput: $*" >&2; exit 2; }
@@ -229,8 +235,35 @@ run_tool() {  # tool out_dir cache_dir -> runs it once, quietly
 export -f run_tool
 export distill work tree ncpu
 
-declare -A best_s peak_kb out_bytes
+declare -A best_s best_cpu best_noisy peak_kb out_bytes
 for tool in "${tools[@]}"; do best_s[$tool]=""; peak_kb[$tool]=0; done
+
+# Noise: CPU time the whole machine spent busy (user+nice+system+irq+softirq
+# in /proc/stat) beyond what the measured tool itself used is other load,
+# e.g. a build in another container; time stolen by the hypervisor (steal)
+# is lost too. Either one means numbers to take with salt.
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat 2>/dev/null || echo 0; }
+steal_ticks() { awk '/^cpu / { print $9 + 0 }' /proc/stat 2>/dev/null || echo 0; }
+steal0=$(steal_ticks)
+timed0=$EPOCHREALTIME
+other_total=0
+noisy_runs=0
+
+# Waits (at most --wait-idle seconds) until half a second passes in which
+# the machine is busy less than 10% of its CPUs.
+wait_for_idle() {
+  [ "$wait_idle" -gt 0 ] || return 0
+  local start=$EPOCHREALTIME a b
+  while :; do
+    a=$(busy_ticks); sleep 0.5; b=$(busy_ticks)
+    awk -v d="$((b - a))" -v hz="$hz" -v n="$ncpu" 'BEGIN { exit !(d / hz < 0.1 * 0.5 * n) }' && return 0
+    if awk -v s="$start" -v now="$EPOCHREALTIME" -v m="$wait_idle" 'BEGIN { exit !(now - s >= m) }'; then
+      echo "  (machine still busy after ${wait_idle}s of waiting; measuring anyway)"
+      return 0
+    fi
+  done
+}
 
 for ((r = 1; r <= runs; r++)); do
   for tool in "${tools[@]}"; do
@@ -239,26 +272,46 @@ for ((r = 1; r <= runs; r++)); do
     rm -rf "$out" "$cache"
     mkdir -p "$out"
     sync
+    wait_for_idle
+    busy0=$(busy_ticks)
     t0=$EPOCHREALTIME
     # %M: the peak RSS of the largest single process (for a pipeline, of
-    # tar or the compressor, whichever is larger), in KiB.
-    if ! /usr/bin/time -f %M -o "$work/rss" \
+    # tar or the compressor, whichever is larger), in KiB; %U %S: CPU
+    # seconds of all its processes.
+    if ! /usr/bin/time -f '%M %U %S' -o "$work/rss" \
       bash -o pipefail -c 'run_tool "$@"' _ "$tool" "$out" "$cache" 2>"$work/stderr"; then
       echo "layer_throughput: ${label[$tool]} failed:" >&2
       cat "$work/stderr" >&2
       exit 2
     fi
     t1=$EPOCHREALTIME
+    busy1=$(busy_ticks)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    kb=$(tail -n1 "$work/rss")
-    printf '  run %d/%d  %-22s %7.2f s  %6.1f MB RSS\n' "$r" "$runs" "${label[$tool]}" "$secs" \
-      "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')"
+    read -r kb usr sys < <(tail -n1 "$work/rss")
+    cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    other=$(awk -v a="$busy0" -v b="$busy1" -v hz="$hz" -v c="$cpu" 'BEGIN { o = (b - a) / hz - c; printf "%.2f", o < 0 ? 0 : o }')
+    other_total=$(awk -v a="$other_total" -v b="$other" 'BEGIN { printf "%.2f", a + b }')
+    note="" noisy=0
+    # More than 10% of the machine's capacity went to something else.
+    if awk -v o="$other" -v s="$secs" -v n="$ncpu" 'BEGIN { exit !(o > 0.1 * s * n) }'; then
+      note="  <- other load"
+      noisy=1
+      noisy_runs=$((noisy_runs + 1))
+    fi
+    printf '  run %d/%d  %-22s %7.2f s  %6.2f CPU s  %6.1f MB RSS  (other load %.2f CPU s)%s\n' "$r" "$runs" \
+      "${label[$tool]}" "$secs" "$cpu" "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')" "$other" "$note"
     if [ -z "${best_s[$tool]}" ] || awk -v a="$secs" -v b="${best_s[$tool]}" 'BEGIN { exit !(a < b) }'; then
       best_s[$tool]=$secs
+      best_cpu[$tool]=$cpu
+      best_noisy[$tool]=$noisy
     fi
     [ "$kb" -gt "${peak_kb[$tool]}" ] && peak_kb[$tool]=$kb
   done
 done
+
+steal_s=$(awk -v a="$steal0" -v b="$(steal_ticks)" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \
+  'BEGIN { printf "%.2f", (b - a) / hz }')
+timed_s=$(awk -v a="$timed0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 # Compressed sizes (from the last run): the layer is the largest blob.
 for tool in "${tools[@]}"; do
@@ -304,12 +357,20 @@ kb_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
 
 echo
 echo "Results: $in_mb MB input, best of $runs (MB = 10^6 bytes; RSS is the peak of the largest process)"
-printf '  %-22s %9s %9s %12s %14s %7s\n' tool seconds MB/s "peak RSS MB" "output MB" ratio
+printf '  %-22s %9s %9s %8s %12s %10s %7s\n' tool seconds MB/s "CPU s" "peak RSS MB" "output MB" ratio
 for tool in "${tools[@]}"; do
-  printf '  %-22s %9.2f %9s %12s %14s %6.2fx\n' "${label[$tool]}" "${best_s[$tool]}" "$(mbps "${best_s[$tool]}")" \
+  printf '  %-22s %9.2f %9s %8s %12s %10s %6.2fx\n' "${label[$tool]}" "${best_s[$tool]}" "$(mbps "${best_s[$tool]}")" "${best_cpu[$tool]}" \
     "$(kb_mb "${peak_kb[$tool]}")" "$(mb "${out_bytes[$tool]}")" \
     "$(awk -v a="$in_bytes" -v b="${out_bytes[$tool]}" 'BEGIN { printf "%.3f", a / b }')"
 done
+
+echo "  (seconds: wall time of the fastest run; CPU s: user+sys of that run; ratio: input/output)"
+printf '  during the %s s of timed runs: %s CPU s used by other processes, %s s stolen by the hypervisor\n' \
+  "$timed_s" "$other_total" "$steal_s"
+if [ $noisy_runs -gt 0 ] || awk -v s="$steal_s" -v t="$timed_s" -v n="$ncpu" 'BEGIN { exit !(s > 0.02 * t * n) }'; then
+  echo "  WARNING: noisy machine ($noisy_runs of $((runs * ${#tools[@]})) runs shared the CPUs with other load);"
+  echo "           the best-of-$runs times may still be skewed: rerun when the machine is idle, or raise --runs"
+fi
 
 echo
 echo "Compressed sizes (bytes):"
@@ -319,21 +380,22 @@ printf '  zstd: distill layer %12d   zstd %12d   (distill/zstd %.3f)\n' "${out_b
   "$(awk -v a="${out_bytes[distill-zstd]}" -v b="${out_bytes[zstd]}" 'BEGIN { printf "%.4f", a / b }')"
 
 misses=0
-verdict() {  # name value goal op(ge|lt) unit
-  local ok
+verdict() {  # name value goal op(ge|lt) unit [tools whose best run it compares]
+  local ok t noisy=""
+  for t in "${@:6}"; do [ "${best_noisy[$t]}" = 1 ] && noisy="  [noisy: a best run shared the CPUs]"; done
   if [ "$4" = ge ]; then ok=$(awk -v v="$2" -v g="$3" 'BEGIN { print (v >= g) }')
   else ok=$(awk -v v="$2" -v g="$3" 'BEGIN { print (v < g) }'); fi
   local mark=PASS
   [ "$ok" = 1 ] || { mark=MISS; misses=$((misses + 1)); }
-  printf '  %-4s  %-44s %8s%-3s  (goal %s %s%s)\n' "$mark" "$1" "$2" "$5" "$([ "$4" = ge ] && echo '>=' || echo '<')" "$3" "$5"
+  printf '  %-4s  %-44s %8s%-3s  (goal %s %s%s)%s\n' "$mark" "$1" "$2" "$5" "$([ "$4" = ge ] && echo '>=' || echo '<')" "$3" "$5" "$noisy"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "Goals:"
 # throughput ratio = peer time / distill time (same input bytes)
-verdict "distill gzip throughput / pigz throughput" "$(ratio "${best_s[pigz]}" "${best_s[distill-gzip]}")" 1.0 ge ""
-verdict "distill zstd throughput / zstd throughput" "$(ratio "${best_s[zstd]}" "${best_s[distill-zstd]}")" 0.9 ge ""
+verdict "distill gzip throughput / pigz throughput" "$(ratio "${best_s[pigz]}" "${best_s[distill-gzip]}")" 1.0 ge "" distill-gzip pigz
+verdict "distill zstd throughput / zstd throughput" "$(ratio "${best_s[zstd]}" "${best_s[distill-zstd]}")" 0.9 ge "" distill-zstd zstd
 verdict "distill peak RSS, gzip" "$(kb_mb "${peak_kb[distill-gzip]}")" 100 lt " MB"
 verdict "distill peak RSS, zstd" "$(kb_mb "${peak_kb[distill-zstd]}")" 100 lt " MB"
 if [ $sane = 0 ]; then

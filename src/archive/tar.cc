@@ -50,6 +50,18 @@ void order_for_tar(std::vector<LayerEntry>& entries) {
       if (entries[j].type == LayerEntry::Type::hardlink && entries[j].link_target == file_path)
         entries[j].link_target = link_path;
   }
+  // A hardlink names the same inode as its target: readers (runc, Docker)
+  // apply the link header's mode and owner to that inode, so they must be
+  // the file's.
+  for (LayerEntry& e : entries) {
+    if (e.type != LayerEntry::Type::hardlink) continue;
+    auto it = index.find(e.link_target);
+    if (it == index.end()) continue;
+    const LayerEntry& file = entries[it->second];
+    e.mode = file.mode;
+    e.uid = file.uid;
+    e.gid = file.gid;
+  }
 }
 
 namespace {

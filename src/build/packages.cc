@@ -106,7 +106,7 @@ Digest lock_inputs(const Spec& spec, const ResolveOptions& options) {
   for (const deb::Source& s : effective_sources(spec, options)) repos.push_back({s.uri, s.suite, s.components, s.archs});
   j["repositories"] = repos;
   nlohmann::json pkgs = nlohmann::json::array();
-  for (const deb::PackageRequest& r : spec.contents->packages) pkgs.push_back(r.text);
+  for (const deb::PackageRequest& r : spec.contents->packages) pkgs.push_back(r.text + (r.nodeps ? " (as listed)" : ""));
   j["packages"] = pkgs;
   j["recommends"] = spec.contents->recommends;
   j["suggests"] = spec.contents->suggests;

@@ -210,6 +210,40 @@ static PathSpec parse_path(const Reader& r, const YAML::Node& node, const std::s
   return p;
 }
 
+/// yaml-cpp accepts a quoted scalar left open at the end of the file;
+/// YAML does not. Check that every quoted scalar's quote is closed.
+static void check_quotes_closed(const YAML::Node& node, const std::string& text, const std::string& name) {
+  if (node.IsMap() || node.IsSequence()) {
+    for (const auto& item : node) {
+      if (node.IsMap()) {
+        check_quotes_closed(item.first, text, name);
+        check_quotes_closed(item.second, text, name);
+      } else {
+        check_quotes_closed(item, text, name);
+      }
+    }
+    return;
+  }
+  if (!node.IsScalar()) return;
+  YAML::Mark m = node.Mark();
+  if (m.pos < 0 || static_cast<size_t>(m.pos) >= text.size()) return;
+  char quote = text[static_cast<size_t>(m.pos)];
+  if (quote != '"' && quote != '\'') return;
+  for (size_t i = static_cast<size_t>(m.pos) + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is an escaped quote
+        continue;
+      }
+      return;
+    }
+  }
+  SpecPlace p{name, m.line + 1, m.column + 1, ""};
+  throw Error(p.str() + ": malformed YAML: the quoted string that starts here is never closed");
+}
+
 static std::string resolve_path(const std::string& p, const fs::path& base) {
   if (p.find("BEGIN PGP") != std::string::npos || fs::path(p).is_absolute()) return p;
   return (base / p).string();
@@ -299,6 +333,7 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
     SpecPlace p{name, e.mark.line + 1, e.mark.column + 1, ""};
     throw Error(p.str() + ": malformed YAML: " + e.msg);
   }
+  check_quotes_closed(root, text, name);
   Spec spec;
   spec.base_dir = base_dir;
   if (root.IsNull()) return spec;
@@ -306,13 +341,35 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
               {"from", "contents", "files", "paths", "entrypoint", "cmd", "env", "user", "workdir", "ports", "volumes",
                "stop-signal", "labels", "annotations", "archs", "layering", "strip", "app"});
   // Keys of the format that later versions implement: refuse, never ignore.
-  for (const char* later : {"layering", "strip", "app"})
-    if (root[later])
-      fail(r.place(root[later], later), "is not supported by this version of distill yet (it builds images from files)");
+  for (const auto& kv : root)
+    if (kv.first.Scalar() == "app") fail(r.place(kv.first, "app"), "is not supported by this version of distill yet");
+  spec.from = "scratch";
   if (root["from"]) {
-    std::string from = r.scalar(root["from"], "from");
-    if (from != "scratch")
-      fail(r.place(root["from"], "from"), "\"" + from + "\": only scratch is supported by this version of distill yet");
+    spec.from = r.scalar(root["from"], "from");
+    if (spec.from != "scratch" && !spec.from.starts_with("preset:"))
+      fail(r.place(root["from"], "from"), "\"" + spec.from +
+           "\": this version of distill builds from scratch or preset:NAME[:VARIANT] (docker:// and oci: bases come later)");
+  }
+  if (const YAML::Node strip = root["strip"]) {
+    std::vector<std::string> list = r.string_list(strip, "strip");
+    spec.strip.clear();
+    for (size_t i = 0; i < list.size(); ++i) {
+      static const std::set<std::string> known = {"docs", "man", "info", "locales", "lintian"};
+      if (!known.count(list[i]))
+        fail(r.place(strip[i], "strip[" + std::to_string(i) + "]"), "\"" + list[i] + "\" is not a strip class (docs, man, info, locales, lintian)");
+      spec.strip.insert(list[i]);
+    }
+  }
+  if (const YAML::Node layering = root["layering"]) {
+    r.only_keys(layering, "layering", {"max-layers"});
+    if (layering["max-layers"]) {
+      std::string v = r.scalar(layering["max-layers"], "layering.max-layers");
+      size_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || n < 2 || n > 127)
+        fail(r.place(layering["max-layers"], "layering.max-layers"), "must be a number from 2 to 127");
+      spec.max_layers = n;
+    }
   }
   if (const YAML::Node contents = root["contents"]) spec.contents = parse_contents(r, contents, base_dir);
   if (const YAML::Node files = root["files"]) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +61,14 @@ struct ContentsSpec {
   bool recommends = false, suggests = false;
 };
 
+/// Files a build makes itself instead of maintainer scripts (presets).
+struct GeneratedSpec {
+  bool rootfs = false;   // passwd, group, nsswitch.conf, os-release, /tmp, /root, /home/nonroot
+  bool busybox = false;  // /busybox/busybox and applet links (debug variants)
+  std::string suite;     // for os-release
+  std::set<std::string> derived;  // packages reduced to their effect (ca-certificates: the bundle)
+};
+
 struct Spec {
   fs::path file;      // the spec file
   fs::path base_dir;  // relative src paths start here
@@ -73,6 +82,10 @@ struct Spec {
   std::map<std::string, std::string> labels, annotations;
   std::vector<std::string> archs;    // as written; empty = the host's
   std::optional<ContentsSpec> contents;
+  std::set<std::string> strip = {"docs", "man", "info", "locales", "lintian"};
+  size_t max_layers = 0;             // layering.max-layers; 0: one layer per package
+  GeneratedSpec generated;
+  std::string from;                  // "scratch" or "preset:NAME[:VARIANT]"
 };
 
 /// Parses and validates a spec file. Throws Error with the place.

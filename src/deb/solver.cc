@@ -94,6 +94,10 @@ class Solver {
       if (auto it = m_installed.find(r.name); it != m_installed.end() && it->second != p)
         throw Error("package " + r.name + " is both requested (" + r.text + ") and excluded");
       m_result.reasons[r.name] = Reason{};
+      if (r.nodeps) {
+        m_installed[r.name] = p;  // as listed, like distroless's explicit package sets
+        continue;
+      }
       install(p);
     }
     check_conflicts();

@@ -20,6 +20,7 @@ namespace distill::deb {
 struct PackageRequest {
   std::string name, arch, version;
   bool exclude = false;
+  bool nodeps = false;  // installed as listed, its dependencies not followed (presets, as distroless)
   std::string text;
   static PackageRequest parse(const std::string& text);
 };

@@ -129,6 +129,18 @@ ImageView view_from_manifest(BlobAccess& blobs, const Descriptor& desc, const st
   return view;
 }
 
+/// docker-archive layers carry no media type: tell it from the magic bytes.
+std::string sniff_layer_media_type(const fs::path& file) {
+  Fd fd = open_read(file);
+  char magic[4] = {0};
+  size_t n = read_some(fd.get(), magic, file);
+  if (n >= 2 && static_cast<unsigned char>(magic[0]) == 0x1f && static_cast<unsigned char>(magic[1]) == 0x8b)
+    return "application/vnd.docker.image.rootfs.diff.tar.gzip";
+  if (n >= 4 && std::string_view(magic, 4) == std::string_view("\x28\xb5\x2f\xfd", 4))
+    return "application/vnd.docker.image.rootfs.diff.tar.zstd";
+  return "application/vnd.docker.image.rootfs.diff.tar";
+}
+
 ImageView view_from_oci(BlobAccess& blobs, const ImageRef& ref, const std::optional<std::string>& arch) {
   auto index_path = blobs.named("index.json");
   if (!index_path) throw Error(ref.path + " is not an OCI layout (no index.json)");
@@ -205,7 +217,7 @@ ImageView view_from_docker_archive(ArchiveAccess& blobs, const ImageRef& ref) {
     l.blob.digest = *d;
     l.file = blobs.blob(*d);
     l.blob.size = fs::file_size(l.file);
-    l.blob.media_type = "application/vnd.docker.image.rootfs.diff.tar";
+    l.blob.media_type = sniff_layer_media_type(l.file);
     l.diff_id = Digest::parse(diff_ids[i], "config rootfs.diff_ids");
     view.layers.push_back(std::move(l));
   }

@@ -75,8 +75,12 @@ TEST(Spec, ErrorsNameFileLineAndField) {
   EXPECT_NE(spec_error("ports: [http]\n").find("ports[0]"), std::string::npos);
   EXPECT_NE(spec_error("archs: [vax]\n").find("archs[0]"), std::string::npos);
   EXPECT_NE(spec_error("stop-signal: TERM now\n").find("stop-signal"), std::string::npos);
-  EXPECT_NE(spec_error("contents: {packages: [curl]}\n").find("not supported"), std::string::npos);
-  EXPECT_NE(spec_error("from: preset:base\n").find("from"), std::string::npos);
+  EXPECT_NE(spec_error("entrypoint: [a]\napp: {program: x}\n").find("image.yaml:2:1: app: is not supported"), std::string::npos);
+  EXPECT_NE(spec_error("from: docker://example.com/x\n").find("from"), std::string::npos);
+  EXPECT_NE(spec_error("contents: {packages: [Bad_Name]}\n").find("contents.packages[0]"), std::string::npos);
+  EXPECT_NE(spec_error("strip: [docs, pictures]\n").find("strip[1]"), std::string::npos);
+  EXPECT_NE(spec_error("layering: {max-layers: 1}\n").find("layering.max-layers"), std::string::npos);
+  EXPECT_NE(spec_error("files:\n  - {dst: /a, content: \"open\n").find("malformed YAML"), std::string::npos);
   EXPECT_NE(spec_error("paths:\n  - {path: /x, type: fifo}\n").find("paths[0].type"), std::string::npos);
   EXPECT_NE(spec_error("files:\n  - {dst: /a}\n").find("needs src"), std::string::npos);
 }
@@ -154,4 +158,11 @@ TEST_F(PlanTest, HardlinkFromPathsPointsAtTheFile) {
   EXPECT_EQ(entries[0].content, "data");
   EXPECT_EQ(entries[1].type, LayerEntry::Type::hardlink);
   EXPECT_EQ(entries[1].link_target, "a");
+}
+
+TEST(Spec, UnclosedQuoteAtEndOfFileIsMalformed) {
+  // yaml-cpp alone accepts this and returns "listen " with a trailing space.
+  std::string e = spec_error("files:\n  - dst: /etc/app.conf\n    content: \"listen = 0.0.0.0:8080\n");
+  EXPECT_NE(e.find("image.yaml:3:14: malformed YAML"), std::string::npos) << e;
+  EXPECT_EQ(spec_error("files:\n  - dst: /etc/app.conf\n    content: 'it''s \"fine\"'\n"), "");
 }

@@ -146,3 +146,17 @@ TEST(Tar, RejectsASourceThatChangedSize) {
   NullSink sink;
   EXPECT_THROW(write_tar({e}, 0, sink), Error);
 }
+
+TEST(Tar, HardlinksCarryTheirFilesModeAndOwner) {
+  // runc and Docker apply a hardlink header's mode and owner to the inode.
+  LayerEntry f = file("z/server", "bin", 0750);
+  f.uid = 65532;
+  f.gid = 65532;
+  LayerEntry l = hardlink_to("a/server-link", "z/server");
+  auto out = round_trip({f, l});
+  ASSERT_EQ(out.size(), 2u);
+  for (const TarEntry& e : out) {
+    EXPECT_EQ(e.mode, 0750u) << e.path;
+    EXPECT_EQ(e.uid, 65532u) << e.path;
+  }
+}
