@@ -98,7 +98,7 @@ ncpu=$(nproc)
 # ------------------------------------------------------------------------ tree
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/distill-bench"
 [ -n "$tree" ] || tree="$cache_root/tree"
-tree=${tree%/}
+tree=$(realpath -m -- "$tree")   # the spec reads relative paths from its own directory
 stamp="$tree.distill-bench"   # beside the tree, so it is not packed with it
 
 # Picks real files from system directories, spread over each one (a byte-
@@ -189,9 +189,10 @@ cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Single-quoted YAML scalar: any path, with ' doubled.
 cat >"$work/spec.yaml" <<EOF
 files:
-  - src: $tree
+  - src: '${tree//\'/\'\'}'
     dst: /data
 EOF
 
@@ -205,7 +206,9 @@ echo
 echo "tree:     $tree"
 echo "content:  $in_mb MB in $n_files files ($n_dirs directories, $n_links symlinks)"
 echo "host:     $ncpu cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown))"
-echo "threads:  distill ${DISTILL_JOBS:+DISTILL_JOBS=$DISTILL_JOBS, else }default = $ncpu cores; pigz -p$ncpu; zstd -T$ncpu"
+if [ -n "${DISTILL_JOBS:-}" ]; then distill_threads="DISTILL_JOBS=$DISTILL_JOBS (from the environment)"
+else distill_threads="its default, one per core = $ncpu"; fi
+echo "threads:  distill $distill_threads; pigz -p$ncpu; zstd -T$ncpu (nproc)"
 echo "versions: $("$distill" --version 2>/dev/null | head -n1); $(pigz --version 2>&1 | head -n1); $(zstd --version 2>/dev/null | head -n1 | sed 's/^\*\*\* //; s/, by.*//')"
 echo "workdir:  $work (outputs, distill cache and peer files; same filesystem for all)"
 echo "runs:     best of $runs per tool, tools interleaved"
@@ -343,6 +346,8 @@ if [ $phases = 1 ]; then
   for c in gzip:6 zstd:3; do
     rm -rf "$work/phases-out" "$work/phases-cache"
     mkdir -p "$work/phases-out"
+    sync
+    wait_for_idle
     "$distill" build "$work/spec.yaml" -o "oci:$work/phases-out/image:x" --compression "$c" --no-cache \
       --cache-dir "$work/phases-cache" >/dev/null 2>"$work/phases.txt" || { cat "$work/phases.txt" >&2; exit 2; }
     echo "  [$c]"

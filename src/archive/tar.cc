@@ -95,7 +95,7 @@ void write_file_data(archive* a, const LayerEntry& e) {
   }
   Fd fd = open_read(e.source);
   if (e.source_offset && ::lseek(fd.get(), static_cast<off_t>(e.source_offset), SEEK_SET) < 0)
-    throw_errno("cannot seek in " + e.source.string());
+    throw_errno("cannot seek in " + e.source);
   // One buffer for all files: a fresh 1 MiB allocation per small file costs
   // an mmap and munmap each.
   static thread_local std::vector<char> buffer(1 << 20);
@@ -110,11 +110,11 @@ void write_file_data(archive* a, const LayerEntry& e) {
     if (archive_write_data(a, buffer.data(), n) < 0) check(a, ARCHIVE_FATAL, "writing " + e.path);
     done += n;
   }
-  if (done != e.size) throw Error(e.source.string() + " shrank while it was being read; try the build again");
+  if (done != e.size) throw Error(e.source + " shrank while it was being read; try the build again");
   if (!e.slice && read_some(fd.get(), std::span(buffer.data(), 1), e.source) != 0)
-    throw Error(e.source.string() + " grew while it was being read; try the build again");
+    throw Error(e.source + " grew while it was being read; try the build again");
   if (e.verify && hash.finish() != *e.verify)
-    throw Error(e.source.string() + " does not match its digest " + e.verify->str() + " (corrupt or tampered); delete it and try again");
+    throw Error(e.source + " does not match its digest " + e.verify->str() + " (corrupt or tampered); delete it and try again");
 }
 
 }  // namespace

@@ -24,7 +24,11 @@ struct LayerEntry {
   uint32_t mode = 0644;     // permission bits including setuid/setgid/sticky
   uint32_t uid = 0, gid = 0;
   uint64_t size = 0;        // regular files only
-  fs::path source;          // host file to read, when not inline
+  std::string source;       // host file to read, when not inline (a string: fs::path copies are costly)
+  /// Identity of a host source when the layer was planned (dev, inode,
+  /// size, mtime and ctime in ns): the layer cache keys on it, as git's
+  /// index does, instead of reading every file twice.
+  std::string stat_key;
   uint64_t source_offset = 0;  // where the content starts in `source`
   bool slice = false;          // `source` holds more than this entry
   std::string content;      // inline content (when source is empty)

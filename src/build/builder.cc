@@ -40,25 +40,35 @@ std::string to_hex(std::string_view bytes) {
   return out;
 }
 
-/// The layer's input key: everything that decides its bytes.
-Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& options, ThreadPool& pool) {
-  std::vector<std::future<Digest>> content(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i)
-    if (entries[i].type == LayerEntry::Type::file && !entries[i].source.empty()) {
-      fs::path source = entries[i].source;
-      content[i] = pool.submit([source] { return hash_file(source); });
+/// The layer's input key: everything that decides its bytes. Host files
+/// count by identity and timestamps (stat_key), not content, so a cache
+/// check costs no reading; a file rewritten in place changes its ctime.
+Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& options) {
+  Sha256 key;
+  auto field = [&](std::string_view s) {
+    key.update(std::to_string(s.size()));
+    key.update(":");
+    key.update(s);
+  };
+  field("distill-layer-v2");
+  field(options.compression.str());
+  field(std::to_string(options.epoch));
+  for (const LayerEntry& e : entries) {
+    field(e.path);
+    field(type_name(e.type));
+    field(std::to_string(e.mode) + "/" + std::to_string(e.uid) + "/" + std::to_string(e.gid) + "/" + std::to_string(e.size));
+    field(e.link_target);
+    for (const auto& [k, v] : e.xattrs) {
+      field(k);
+      field(to_hex(v));
     }
-  nlohmann::json key = nlohmann::json::array({"distill-layer-v1", options.compression.str(), options.epoch});
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const LayerEntry& e = entries[i];
-    std::string data = e.type != LayerEntry::Type::file ? ""
-                       : e.source.empty()               ? sha256_of(e.content).str()
-                                                        : content[i].get().str();
-    nlohmann::json xattrs = nlohmann::json::object();
-    for (const auto& [k, v] : e.xattrs) xattrs[k] = to_hex(v);
-    key.push_back({e.path, type_name(e.type), e.mode, e.uid, e.gid, e.size, e.link_target, xattrs, data});
+    if (e.type == LayerEntry::Type::file) {
+      if (!e.source.empty() && e.stat_key.empty())
+        throw Error("internal: " + e.path + " has no stat key for the layer cache");
+      field(e.source.empty() ? sha256_of(e.content).hex : e.source + "@" + e.stat_key);
+    }
   }
-  return sha256_of(key.dump());
+  return key.finish();
 }
 
 uint64_t total_bytes(const std::vector<LayerEntry>& entries) {
@@ -71,14 +81,14 @@ uint64_t total_bytes(const std::vector<LayerEntry>& entries) {
 
 BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEntry>& entries,
                        const BuildOptions& options, const std::string& created_by, Status& status) {
-  status.phase("hashing layer inputs");
-  Digest key = layer_key(entries, options, pool);
-  status.done(std::to_string(entries.size()) + " entries");
-  return build_layer_keyed(store, pool, key, [&] { return entries; }, options, created_by, status);
+  Digest key = layer_key(entries, options);
+  // The entries are only read: hand them over without a copy.
+  return build_layer_keyed(store, pool, key, [&]() -> const std::vector<LayerEntry>& { return entries; }, options,
+                           created_by, status);
 }
 
 BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
-                             const std::function<std::vector<LayerEntry>()>& produce, const BuildOptions& options,
+                             const std::function<const std::vector<LayerEntry>&()>& produce, const BuildOptions& options,
                              const std::string& created_by, Status& status) {
   BuiltLayer layer;
   layer.created_by = created_by;
@@ -99,7 +109,7 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
       }
     }
   }
-  std::vector<LayerEntry> entries = produce();
+  const std::vector<LayerEntry>& entries = produce();
   status.phase("building layer " + created_by + " (" + options.compression.str() + ")", total_bytes(entries));
   Store::BlobWriter blob(store);
   std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, blob, pool);

@@ -31,7 +31,7 @@ BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEn
 /// The same with a key computed by the caller; `produce` makes the entries
 /// only when the cache has no layer for `key`.
 BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
-                             const std::function<std::vector<LayerEntry>()>& produce, const BuildOptions& options,
+                             const std::function<const std::vector<LayerEntry>&()>& produce, const BuildOptions& options,
                              const std::string& created_by, Status& status);
 
 /// Layers of one platform's image, bottom first.

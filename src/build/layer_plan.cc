@@ -23,8 +23,12 @@ struct Planner {
 
   void add(LayerEntry e, const SpecPlace& place) {
     e.origin = place.str();
-    auto [it, inserted] = entries.try_emplace(e.path, e);
-    if (inserted) return;
+    auto it = entries.find(e.path);
+    if (it == entries.end()) {
+      std::string key = e.path;
+      entries.emplace(std::move(key), std::move(e));
+      return;
+    }
     LayerEntry& old = it->second;
     bool same_dir = old.type == LayerEntry::Type::directory && e.type == LayerEntry::Type::directory &&
                     old.mode == e.mode && old.uid == e.uid && old.gid == e.gid;
@@ -66,8 +70,11 @@ struct Planner {
         }
       }
       e.type = LayerEntry::Type::file;
-      e.source = src;
+      e.source = src.string();
       e.size = static_cast<uint64_t>(st.st_size);
+      e.stat_key = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+                   std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+                   std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
       char value[1024];
       ssize_t n = ::lgetxattr(src.c_str(), kKeptXattr, value, sizeof value);
       if (n > 0) e.xattrs[kKeptXattr] = std::string(value, static_cast<size_t>(n));

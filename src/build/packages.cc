@@ -5,6 +5,7 @@
 #include <future>
 
 #include "base/error.h"
+#include "build/generated.h"
 #include "oci/image.h"
 
 namespace distill {
@@ -208,23 +209,60 @@ void download_packages(const Lockfile& lock, http::Client& client, Store& store,
   status.done(human_size(total));
 }
 
+std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Store& store) {
+  auto it = lock.packages.find(arch);
+  if (it == lock.packages.end()) return "";
+  for (const LockedPackage& p : it->second) {
+    if (p.name != "ca-certificates") continue;
+    TempDir tmp(store.root() / "tmp", "deb-");
+    deb::DebOptions options;
+    deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp.path() / "payload", options, p.name);
+    return ca_bundle(deb);
+  }
+  return "";
+}
+
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
-                                       Store& store, ThreadPool& pool, const BuildOptions& options, Status& status) {
+                                       const std::set<std::string>& derived, Store& store, ThreadPool& pool,
+                                       const BuildOptions& options, Status& status) {
   std::vector<BuiltLayer> layers;
   auto it = lock.packages.find(arch);
   if (it == lock.packages.end()) throw Error("the lockfile has no packages for " + arch + "; run distill lock again");
   std::string strip;
   for (const std::string& s : deb_options.strip) strip += s + ",";
   for (const LockedPackage& p : it->second) {
-    nlohmann::json key = {"distill-deb-layer-v1", p.sha256.hex, deb_options.merged_usr, strip,
+    bool derive = derived.count(p.name) > 0;
+    nlohmann::json key = {"distill-deb-layer-v2", p.sha256.hex, deb_options.merged_usr, strip, derive,
                           options.compression.str(), options.epoch};
     Digest layer_key = sha256_of(key.dump());
     std::optional<TempDir> tmp;
-    auto produce = [&] {
+    std::vector<LayerEntry> produced;
+    auto produce = [&]() -> const std::vector<LayerEntry>& {
       tmp.emplace(store.root() / "tmp", "deb-");
       std::string what = p.name + " " + p.version + " (" + p.filename + ")";
       deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp->path() / "payload", deb_options, what);
-      std::vector<LayerEntry> entries = std::move(deb.entries);
+      std::vector<LayerEntry> entries = deb.entries;
+      if (!derive || !derive_package(p.name, deb, entries)) {
+        // What ca-certificates' postinst (update-ca-certificates) makes.
+        if (p.name == "ca-certificates") {
+          LayerEntry b;
+          b.path = "etc/ssl/certs/ca-certificates.crt";
+          b.content = ca_bundle(deb);
+          b.size = b.content.size();
+          b.mode = 0644;
+          for (const char* d : {"etc", "etc/ssl", "etc/ssl/certs"})
+            if (std::none_of(entries.begin(), entries.end(), [&](const LayerEntry& e) { return e.path == d; })) {
+              LayerEntry dir;
+              dir.path = d;
+              dir.type = LayerEntry::Type::directory;
+              dir.mode = 0755;
+              entries.push_back(dir);
+            }
+          entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const LayerEntry& e) { return e.path == b.path; }),
+                        entries.end());
+          entries.push_back(b);
+        }
+      }
       auto add_dir = [&](const std::string& path) {
         for (const LayerEntry& e : entries)
           if (e.path == path) return;
@@ -248,7 +286,8 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
         entries.push_back(sums);
       }
       order_for_tar(entries);
-      return entries;
+      produced = std::move(entries);
+      return produced;
     };
     // Verify the .deb before any use: the store checks names, not bytes.
     if (!options.use_layer_cache || !store.get_action(layer_key)) {

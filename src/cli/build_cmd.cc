@@ -3,7 +3,9 @@
 #include "base/error.h"
 #include "build/builder.h"
 #include "build/layer_plan.h"
+#include "build/generated.h"
 #include "build/packages.h"
+#include "build/presets.h"
 #include "cli/commands.h"
 #include "cli/package_support.h"
 #include "oci/layout.h"
@@ -30,23 +32,6 @@ nlohmann::json report_json(const BuiltArtifact& a, const ImageRef& dest) {
   }
   Descriptor top = a.top();
   return {{"destination", dest.str()}, {"digest", top.digest.str()}, {"mediaType", top.media_type}, {"images", images}};
-}
-
-/// Symlinks of a merged-/usr root, as trixie's base-files makes them.
-std::vector<LayerEntry> merged_usr_links(const std::string& arch) {
-  std::vector<std::string> dirs = {"bin", "lib", "sbin"};
-  if (arch == "amd64" || arch == "ppc64el" || arch == "s390x" || arch == "mips64el") dirs.push_back("lib64");
-  std::vector<LayerEntry> out;
-  for (const std::string& d : dirs) {
-    LayerEntry e;
-    e.path = d;
-    e.type = LayerEntry::Type::symlink;
-    e.mode = 0777;
-    e.link_target = "usr/" + d;
-    out.push_back(e);
-  }
-  order_for_tar(out);
-  return out;
 }
 
 }  // namespace
@@ -88,6 +73,44 @@ Lockfile locked_or_resolved(const Spec& spec, const ResolveOptions& options, boo
   return lock;
 }
 
+namespace {
+
+/// The spec to build: a file, a preset, or a file on top of a preset.
+Spec build_spec(const BuildCommand& cmd, const ResolveOptions& resolve) {
+  if (cmd.spec.empty() && cmd.preset.empty())
+    throw UsageError("give a spec file or --preset NAME[:VARIANT] (see distill build --help)");
+  std::optional<Spec> file;
+  if (!cmd.spec.empty()) file = parse_spec_file(cmd.spec);
+  std::string preset = cmd.preset;
+  if (file && file->from.starts_with("preset:")) {
+    if (!preset.empty()) throw UsageError("the spec already says from: " + file->from + "; drop --preset");
+    preset = file->from.substr(7);
+  }
+  Spec spec;
+  if (preset.empty()) spec = std::move(*file);
+  else if (file) spec = overlay(preset_spec(PresetRef::parse(preset), resolve.suite), *file);
+  else spec = preset_spec(PresetRef::parse(preset), resolve.suite);
+  if (!cmd.archs.empty()) {
+    spec.archs.clear();
+    for (const std::string& a : cmd.archs) {
+      Platform::from_arch(a);  // validates
+      spec.archs.push_back(a);
+    }
+  }
+  return spec;
+}
+
+/// Trixie and later are merged-/usr; bookworm images keep the split layout.
+bool merged_usr_for(const Spec& spec, const Lockfile& lock) {
+  if (!spec.generated.suite.empty()) return spec.generated.suite != "bookworm";
+  for (const auto& [arch, list] : lock.packages)
+    for (const LockedPackage& p : list)
+      if (p.repository.find(" bookworm") != std::string::npos) return false;
+  return true;
+}
+
+}  // namespace
+
 int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   ImageRef dest = ImageRef::parse(cmd.output);
   BuildOptions options;
@@ -98,7 +121,7 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   auto status = Status::for_stderr(global.quiet);
 
   status->phase("reading spec");
-  Spec spec = parse_spec_file(cmd.spec);
+  Spec spec = build_spec(cmd, resolve);
   check_destination(dest);
   if (dest.transport == ImageRef::Transport::docker_archive &&
       options.compression.algorithm == Compression::Algorithm::zstd)
@@ -113,7 +136,9 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   std::optional<Lockfile> lock;
   if (spec.contents) {
     http::Client client;
-    lock = locked_or_resolved(spec, resolve, cmd.update_lock, client, store, *status, nullptr);
+    // A preset alone has no spec file, so no lockfile: it resolves afresh.
+    if (cmd.spec.empty()) lock = resolve_packages(spec, resolve, client, store, *status);
+    else lock = locked_or_resolved(spec, resolve, cmd.update_lock, client, store, *status, nullptr);
     download_packages(*lock, client, store, pool, *status);
   }
 
@@ -125,13 +150,22 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
     PlatformLayers img{Platform::from_arch(arch), {}};
     if (lock) {
       deb::DebOptions deb_options;
-      img.layers = package_layers(*lock, arch, deb_options, store, pool, options, *status);
+      deb_options.merged_usr = merged_usr_for(spec, *lock);
+      deb_options.strip = spec.strip;
+      img.layers = package_layers(*lock, arch, deb_options, spec.generated.derived, store, pool, options, *status);
       size_t reused = 0;
       for (const BuiltLayer& l : img.layers) reused += l.reused;
       status->phase("package layers (" + arch + ")");
       status->done(std::to_string(img.layers.size()) + " layers, " + std::to_string(reused) + " reused");
-      std::vector<LayerEntry> links = merged_usr_links(arch);
-      img.layers.push_back(build_layer(store, pool, links, options, "distill: generated files", *status));
+      std::vector<std::string> installed;
+      bool java = false;
+      for (const LockedPackage& p : lock->packages[arch]) {
+        installed.push_back(p.name);
+        java = java || (p.name.starts_with("openjdk-") && p.name.ends_with("-jre-headless"));
+      }
+      std::string bundle = java ? locked_ca_bundle(*lock, arch, store) : "";
+      std::vector<LayerEntry> generated = generated_entries(spec, arch, deb_options.merged_usr, installed, bundle);
+      img.layers.push_back(build_layer(store, pool, generated, options, "distill: generated files", *status));
     }
     if (files_layer) img.layers.push_back(*files_layer);
     images.push_back(std::move(img));

@@ -26,6 +26,8 @@ struct BuildCommand {
   std::string compression = "gzip";
   bool no_cache = false;
   bool update_lock = false;
+  std::string preset;               // --preset NAME[:VARIANT]
+  std::vector<std::string> archs;   // --arch, overrides the spec
   PackageFlags packages;
 };
 

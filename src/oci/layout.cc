@@ -152,7 +152,7 @@ void write_archive(const Store& store, const BuiltArtifact& a, const ImageRef& d
   for (const Digest& d : all_blobs(a)) {
     LayerEntry e;
     e.path = "blobs/sha256/" + d.hex;
-    e.source = store.blob_path(d);
+    e.source = store.blob_path(d).string();
     e.verify = d;
     e.mode = 0644;
     std::error_code ec;

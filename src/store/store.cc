@@ -46,12 +46,16 @@ Digest Store::BlobWriter::commit() {
   // Rename the finished temporary file into its content address.
   if (::rename(m_file.temp_path().c_str(), final_path.c_str()) != 0) throw_errno("cannot store " + final_path.string());
   m_file.commit_as_renamed();
+  m_store.mark_fresh(digest);
   return digest;
 }
 
 Digest Store::put_blob(std::string_view data) {
   Digest digest = sha256_of(data);
-  if (!has_blob(digest)) write_file_atomic(blob_path(digest), data);
+  if (!has_blob(digest)) {
+    write_file_atomic(blob_path(digest), data);
+    mark_fresh(digest);
+  }
   return digest;
 }
 
@@ -67,8 +71,21 @@ std::string Store::read_blob(const Digest& digest, size_t max_size) const {
   return data;
 }
 
+void Store::mark_fresh(const Digest& digest) {
+  std::lock_guard lock(m_mutex);
+  m_fresh.insert(digest.hex);
+}
+
+bool Store::is_fresh(const Digest& digest) const {
+  std::lock_guard lock(m_mutex);
+  return m_fresh.count(digest.hex) > 0;
+}
+
 void Store::copy_blob(const Digest& digest, const fs::path& dest) const {
-  copy_verified(blob_path(digest), digest, dest, "cache blob " + blob_path(digest).string());
+  // Blobs from earlier runs are checked on the way out; blobs this process
+  // just hashed on the way in are copied (reflinked where possible).
+  if (is_fresh(digest)) copy_file_contents(blob_path(digest), dest);
+  else copy_verified(blob_path(digest), digest, dest, "cache blob " + blob_path(digest).string());
 }
 
 std::optional<nlohmann::json> Store::get_action(const Digest& key) const {

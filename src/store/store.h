@@ -8,7 +8,9 @@
 //   ROOT/blobs/sha256/<hex>        blob bytes
 //   ROOT/actions/<key hex>.json    {"digest","diff_id","size","media_type"}
 //   ROOT/tmp/                      blobs being written
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -57,8 +59,15 @@ class Store {
   std::optional<nlohmann::json> get_action(const Digest& key) const;
   void put_action(const Digest& key, const nlohmann::json& record);
 
+  /// Records that this process wrote `digest` itself (hashing the bytes on
+  /// the way in), so copying it out need not hash it again.
+  void mark_fresh(const Digest& digest);
+
  private:
+  bool is_fresh(const Digest& digest) const;
   fs::path m_root;
+  mutable std::mutex m_mutex;
+  std::set<std::string> m_fresh;
 };
 
 /// Hashes a file's content; throws an error naming it if it cannot be read.
