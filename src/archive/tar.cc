@@ -24,8 +24,10 @@ const char* type_name(LayerEntry::Type type) {
 }
 
 void order_for_tar(std::vector<LayerEntry>& entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const LayerEntry& a, const LayerEntry& b) { return a.path < b.path; });
+  auto by_path = [](const LayerEntry& a, const LayerEntry& b) { return a.path < b.path; };
+  if (!std::is_sorted(entries.begin(), entries.end(), by_path)) std::sort(entries.begin(), entries.end(), by_path);
+  if (std::none_of(entries.begin(), entries.end(), [](const LayerEntry& e) { return e.type == LayerEntry::Type::hardlink; }))
+    return;
   // Hardlinks name their target; find each group's earliest path.
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < entries.size(); ++i) index[entries[i].path] = i;

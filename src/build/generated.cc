@@ -227,7 +227,8 @@ bool derive_package(const std::string& name, deb::DebContents& deb, std::vector<
 }
 
 std::vector<LayerEntry> generated_entries(const Spec& spec, const std::string& arch, bool merged_usr,
-                                          const std::vector<std::string>& installed, const std::string& bundle) {
+                                          const std::vector<std::string>& installed, const std::string& bundle,
+                                          const std::string& ld_so_cache) {
   std::vector<LayerEntry> out;
   auto has = [&](const std::string& name) { return std::find(installed.begin(), installed.end(), name) != installed.end(); };
   if (merged_usr) {
@@ -257,6 +258,8 @@ std::vector<LayerEntry> generated_entries(const Spec& spec, const std::string& a
     if (!bundle.empty()) out.push_back(file("etc/ssl/certs/java/cacerts", java_keystore(bundle), 0555));
   }
   (void)has;
+  // What libc-bin's trigger (ldconfig) would leave: find_library() needs it.
+  if (!ld_so_cache.empty()) out.push_back(file("etc/ld.so.cache", ld_so_cache));
   add_parents(out);
   order_for_tar(out);
   return out;

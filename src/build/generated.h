@@ -26,7 +26,8 @@ std::string java_keystore(const std::string& pem_bundle);
 /// The generated layer of one architecture. `installed` names the packages
 /// in the image; `bundle` is the CA bundle when ca-certificates is one.
 std::vector<LayerEntry> generated_entries(const Spec& spec, const std::string& arch, bool merged_usr,
-                                          const std::vector<std::string>& installed, const std::string& bundle);
+                                          const std::vector<std::string>& installed, const std::string& bundle,
+                                          const std::string& ld_so_cache);
 
 /// Keeps only what a preset takes of a package whose effect distroless
 /// generates (ca-certificates: the bundle and copyright; busybox-static:

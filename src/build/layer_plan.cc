@@ -92,16 +92,18 @@ struct Planner {
         add(e, f.src_place);
       }
       std::error_code ec;
-      std::vector<fs::path> children;
-      for (fs::directory_iterator it(src, ec), end; !ec && it != end; it.increment(ec)) children.push_back(it->path());
+      std::vector<std::string> children;
+      for (fs::directory_iterator it(src, ec), end; !ec && it != end; it.increment(ec))
+        children.push_back(it->path().filename().string());
       if (ec) throw Error(f.src_place.str() + ": cannot list " + src.string() + ": " + ec.message());
-      // Sorted so hardlink groups pick the same first path on every host.
+      // Sorted (as bytes) so hardlink groups pick the same first path on every host.
       std::sort(children.begin(), children.end());
-      for (const fs::path& child : children) {
+      std::string base = src.string() + "/";
+      for (const std::string& name : children) {
+        std::string child = base + name;
         struct stat cst;
-        if (::lstat(child.c_str(), &cst) != 0) throw_errno(f.src_place.str() + ": " + child.string());
-        std::string child_dst = (dst == "/" ? "" : dst) + "/" + child.filename().string();
-        add_host_entry(f, child, cst, child_dst);
+        if (::lstat(child.c_str(), &cst) != 0) throw_errno(f.src_place.str() + ": " + child);
+        add_host_entry(f, child, cst, (dst == "/" ? "" : dst) + "/" + name);
       }
     } else {
       throw Error(f.src_place.str() + ": " + src.string() +

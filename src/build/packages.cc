@@ -6,6 +6,8 @@
 
 #include "base/error.h"
 #include "build/generated.h"
+#include "elf/elf.h"
+#include "elf/ldcache.h"
 #include "oci/image.h"
 
 namespace distill {
@@ -299,6 +301,60 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
     layers.push_back(build_layer_keyed(store, pool, layer_key, produce, options, "distill: package " + p.name + " " + p.version, status));
   }
   return layers;
+}
+
+std::string multiarch_triplet(const std::string& arch) {
+  static const std::map<std::string, std::string> triplets = {
+      {"amd64", "x86_64-linux-gnu"},        {"arm64", "aarch64-linux-gnu"},      {"armhf", "arm-linux-gnueabihf"},
+      {"armel", "arm-linux-gnueabi"},       {"i386", "i386-linux-gnu"},          {"ppc64el", "powerpc64le-linux-gnu"},
+      {"s390x", "s390x-linux-gnu"},         {"riscv64", "riscv64-linux-gnu"},    {"mips64el", "mips64el-linux-gnuabi64"}};
+  auto it = triplets.find(arch);
+  return it == triplets.end() ? arch + "-linux-gnu" : it->second;
+}
+
+std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options, Store& store) {
+  auto it = lock.packages.find(arch);
+  if (it == lock.packages.end()) return "";
+  if (std::none_of(it->second.begin(), it->second.end(), [](const LockedPackage& p) { return p.name == "libc6"; })) return "";
+  nlohmann::json key = {"distill-ld.so.cache-v1", arch, deb_options.merged_usr};
+  for (const LockedPackage& p : it->second) key.push_back(p.sha256.hex);
+  Digest action = sha256_of(key.dump());
+  if (auto record = store.get_action(action)) {
+    try {
+      Digest blob = Digest::parse(record->at("digest").get<std::string>());
+      if (store.has_blob(blob)) return store.read_blob(blob);
+    } catch (const std::exception&) {
+    }
+  }
+  // The directories ldconfig reads in a Debian image, in its order.
+  std::string triplet = multiarch_triplet(arch);
+  std::vector<std::string> dirs = {"usr/lib/" + triplet, "usr/lib"};
+  if (!deb_options.merged_usr) dirs = {"lib/" + triplet, "usr/lib/" + triplet, "lib", "usr/lib"};
+  std::map<std::string, std::map<std::string, std::string>> by_dir;  // dir -> soname -> path
+  for (const LockedPackage& p : it->second) {
+    TempDir tmp(store.root() / "tmp", "deb-");
+    deb::DebOptions options = deb_options;
+    options.strip.clear();
+    deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp.path() / "payload", options, p.name);
+    for (const LayerEntry& e : deb.entries) {
+      if (e.type != LayerEntry::Type::file) continue;
+      auto slash = e.path.rfind('/');
+      std::string dir = e.path.substr(0, slash), name = e.path.substr(slash + 1);
+      if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) continue;
+      if (!(name.starts_with("lib") || name.starts_with("ld-")) || name.find(".so") == std::string::npos) continue;
+      auto so = elf::read_shared_object(e.source, e.source_offset, e.size);
+      if (!so) continue;
+      std::string soname = so->soname.empty() ? name : so->soname;
+      by_dir[dir].emplace(soname, "/" + dir + "/" + soname);
+    }
+  }
+  std::vector<elf::CacheEntry> entries;
+  for (const std::string& dir : dirs)
+    for (const auto& [soname, path] : by_dir[dir]) entries.push_back({soname, path});
+  std::string cache = elf::write_ld_so_cache(entries, elf::cache_flags(arch));
+  Digest blob = store.put_blob(cache);
+  store.put_action(action, {{"digest", blob.str()}});
+  return cache;
 }
 
 }  // namespace distill

@@ -72,8 +72,13 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
 /// The CA bundle of the locked ca-certificates package ("" if none).
 std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Store& store);
 
-/// Merges the smallest adjacent package layers until at most `max_layers`
-/// remain (layering.max-layers), rebuilding merged ones from their .debs.
+/// /etc/ld.so.cache for the locked packages of `arch` ("" when libc6 is not
+/// one of them): every shared object in the library directories, keyed by
+/// SONAME. Cached in the store by the packages' digests.
+std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options, Store& store);
+
+/// The multiarch triplet of a Debian architecture (x86_64-linux-gnu).
+std::string multiarch_triplet(const std::string& arch);
 
 
 }  // namespace distill

@@ -164,7 +164,9 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
         java = java || (p.name.starts_with("openjdk-") && p.name.ends_with("-jre-headless"));
       }
       std::string bundle = java ? locked_ca_bundle(*lock, arch, store) : "";
-      std::vector<LayerEntry> generated = generated_entries(spec, arch, deb_options.merged_usr, installed, bundle);
+      std::string ld_cache = ld_so_cache(*lock, arch, deb_options, store);
+      std::vector<LayerEntry> generated =
+          generated_entries(spec, arch, deb_options.merged_usr, installed, bundle, ld_cache);
       img.layers.push_back(build_layer(store, pool, generated, options, "distill: generated files", *status));
     }
     if (files_layer) img.layers.push_back(*files_layer);

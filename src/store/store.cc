@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <vector>
@@ -84,7 +85,12 @@ bool Store::is_fresh(const Digest& digest) const {
 void Store::copy_blob(const Digest& digest, const fs::path& dest) const {
   // Blobs from earlier runs are checked on the way out; blobs this process
   // just hashed on the way in are copied (reflinked where possible).
-  if (is_fresh(digest)) copy_file_contents(blob_path(digest), dest);
+  if (is_fresh(digest)) {
+    // Same filesystem: share the inode (blobs are never written in place;
+    // a later read from the cache checks the digest anyway).
+    if (::link(blob_path(digest).c_str(), dest.c_str()) == 0) return;
+    copy_file_contents(blob_path(digest), dest);
+  }
   else copy_verified(blob_path(digest), digest, dest, "cache blob " + blob_path(digest).string());
 }
 
