@@ -46,7 +46,11 @@ ResolveOptions resolve_options(const PackageFlags& flags) {
   if (o.suite != "trixie" && o.suite != "bookworm" && !flags.any_suite)
     throw UsageError("--suite " + o.suite + ": distill supports trixie and bookworm");
   std::error_code ec;
-  if (fs::exists("/usr/share/keyrings/debian-archive-keyring.gpg", ec))
+  for (const std::string& k : flags.keyrings) {
+    if (!fs::exists(k, ec)) throw UsageError("--keyring " + k + ": no such file");
+    o.default_keyrings.push_back(fs::absolute(k).string());
+  }
+  if (o.default_keyrings.empty() && fs::exists("/usr/share/keyrings/debian-archive-keyring.gpg", ec))
     o.default_keyrings.push_back("/usr/share/keyrings/debian-archive-keyring.gpg");
   return o;
 }

@@ -18,6 +18,7 @@ struct PackageFlags {
   std::string mirror;
   bool allow_expired = false;
   bool any_suite = false;
+  std::vector<std::string> keyrings;  // --keyring
 };
 
 struct BuildCommand {

@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     sub->add_option("--mirror", flags.mirror, "Debian mirror URL when the spec names no repository (default: the host's apt sources, or $DISTILL_MIRROR)");
     sub->add_flag("--allow-expired", flags.allow_expired, "Accept Release files past their Valid-Until date");
+    sub->add_option("--keyring", flags.keyrings,
+                    "OpenPGP keyring for repositories without signed-by (default: the spec's contents.keyring, else "
+                    "Debian's archive keyring)");
   };
   build_cmd->add_flag("--update-lock", build.update_lock, "Resolve packages again and rewrite the lockfile");
   add_package_flags(build_cmd, build.packages);

@@ -196,9 +196,10 @@ FetchedRelease fetch_release(const Source& source, const RepositoryOptions& opti
   } else if (in.status == 404) {
     http::Response rel = client.fetch({.url = r.base + "/Release"}, 64 << 20);
     http::Response sig = client.fetch({.url = r.base + "/Release.gpg"}, 1 << 20);
-    if (rel.status != 200)
+    if (rel.status != 200 && !(rel.status == 404 && source.optional))
       throw Error(what + ": no InRelease or Release file (HTTP " + std::to_string(rel.status) + " for " + r.base +
                   "/Release); check the URL and suite");
+    if (rel.status == 404 && source.optional) return r;  // info.files empty: skipped by the caller
     if (sig.status != 200) throw Error(what + ": Release is not signed (no Release.gpg); refusing it");
     write_file_atomic(tmp / "Release", rel.body);
     write_file_atomic(tmp / "Release.gpg", sig.body);
@@ -232,6 +233,10 @@ PackageIndex load_index(const std::vector<Source>& sources, const std::string& a
     if (!source.archs.empty() && std::find(source.archs.begin(), source.archs.end(), arch) == source.archs.end()) continue;
     status.phase("reading " + source.uri + " " + source.suite + " (" + arch + ")");
     FetchedRelease release = fetch_release(source, options, client, tmp.path());
+    if (release.info.files.empty()) {
+      status.done("not on this mirror; skipped");
+      continue;
+    }
     std::vector<std::string> components = source.components;
     if (components.empty()) components.push_back("");  // flat repository
     size_t count_before = index.packages.size();

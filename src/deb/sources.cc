@@ -157,6 +157,7 @@ std::vector<Source> default_sources(const std::string& suite, const std::string&
   if (!mirror.empty()) {
     add(mirror, suite, {}, "--mirror");
     add(mirror, suite + "-updates", {}, "--mirror");
+    out.back().optional = true;
     return out;
   }
   std::string archive, security;
@@ -178,7 +179,11 @@ std::vector<Source> default_sources(const std::string& suite, const std::string&
   if (archive.empty()) return out;
   add(archive, suite, archive_keys, archive_origin);
   add(archive, suite + "-updates", archive_keys, archive_origin);
-  if (!security.empty()) add(security, suite + "-security", security_keys, security_origin);
+  out.back().optional = true;
+  if (!security.empty()) {
+    add(security, suite + "-security", security_keys, security_origin);
+    out.back().optional = true;
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@ struct Source {
   std::vector<std::string> archs;       // empty: every architecture asked for
   std::vector<std::string> signed_by;   // keyring files (or inline armored keys)
   std::string origin;                   // where it was declared, for messages
+  bool optional = false;                // a default (-updates, -security) a mirror may lack
 
   std::string str() const;  // "URL SUITE COMPONENTS" as in sources.list
 };
