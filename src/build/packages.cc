@@ -224,81 +224,118 @@ std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Stor
   return "";
 }
 
+namespace {
+
+/// One package's layer entries: its files (or derived effect), the effects
+/// of its maintainer scripts distill reproduces, and its status.d files.
+std::vector<LayerEntry> package_entries(const LockedPackage& p, const deb::DebOptions& deb_options, bool derive,
+                                        const fs::path& payload, Store& store) {
+  std::string what = p.name + " " + p.version + " (" + p.filename + ")";
+  deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), payload, deb_options, what);
+  std::vector<LayerEntry> entries = deb.entries;
+  auto add_dir = [&](const std::string& path) {
+    if (std::none_of(entries.begin(), entries.end(), [&](const LayerEntry& e) { return e.path == path; })) {
+      LayerEntry d;
+      d.path = path;
+      d.type = LayerEntry::Type::directory;
+      d.mode = 0755;
+      entries.push_back(d);
+    }
+  };
+  if ((!derive || !derive_package(p.name, deb, entries)) && p.name == "ca-certificates") {
+    // What ca-certificates' postinst (update-ca-certificates) makes.
+    LayerEntry b;
+    b.path = "etc/ssl/certs/ca-certificates.crt";
+    b.content = ca_bundle(deb);
+    b.size = b.content.size();
+    for (const char* d : {"etc", "etc/ssl", "etc/ssl/certs"}) add_dir(d);
+    std::erase_if(entries, [&](const LayerEntry& e) { return e.path == b.path; });
+    entries.push_back(b);
+  }
+  for (const char* dir : {"var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"}) add_dir(dir);
+  LayerEntry control;
+  control.path = "var/lib/dpkg/status.d/" + p.name;
+  control.content = deb.control;
+  control.size = control.content.size();
+  entries.push_back(control);
+  if (!deb.md5sums.empty()) {
+    LayerEntry sums = control;
+    sums.path += ".md5sums";
+    sums.content = deb.md5sums;
+    sums.size = sums.content.size();
+    entries.push_back(sums);
+  }
+  return entries;
+}
+
+/// Splits packages (in order) into at most `max` groups by merging, again
+/// and again, the adjacent pair with the smallest combined size. With
+/// max == 0 every package is its own group.
+std::vector<std::vector<size_t>> group_packages(const std::vector<LockedPackage>& packages, size_t max) {
+  std::vector<std::vector<size_t>> groups;
+  std::vector<uint64_t> sizes;
+  for (size_t i = 0; i < packages.size(); ++i) {
+    groups.push_back({i});
+    sizes.push_back(packages[i].size);
+  }
+  while (max > 0 && groups.size() > max && groups.size() > 1) {
+    size_t best = 0;
+    for (size_t i = 1; i + 1 < groups.size(); ++i)
+      if (sizes[i] + sizes[i + 1] < sizes[best] + sizes[best + 1]) best = i;
+    groups[best].insert(groups[best].end(), groups[best + 1].begin(), groups[best + 1].end());
+    sizes[best] += sizes[best + 1];
+    groups.erase(groups.begin() + static_cast<long>(best) + 1);
+    sizes.erase(sizes.begin() + static_cast<long>(best) + 1);
+  }
+  return groups;
+}
+
+}  // namespace
+
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
-                                       const std::set<std::string>& derived, Store& store, ThreadPool& pool,
-                                       const BuildOptions& options, Status& status) {
+                                       const std::set<std::string>& derived, size_t max_layers, Store& store,
+                                       ThreadPool& pool, const BuildOptions& options, Status& status) {
   std::vector<BuiltLayer> layers;
   auto it = lock.packages.find(arch);
   if (it == lock.packages.end()) throw Error("the lockfile has no packages for " + arch + "; run distill lock again");
+  const std::vector<LockedPackage>& packages = it->second;
   std::string strip;
   for (const std::string& s : deb_options.strip) strip += s + ",";
-  for (const LockedPackage& p : it->second) {
-    bool derive = derived.count(p.name) > 0;
-    nlohmann::json key = {"distill-deb-layer-v2", p.sha256.hex, deb_options.merged_usr, strip, derive,
-                          options.compression.str(), options.epoch};
+  for (const std::vector<size_t>& group : group_packages(packages, max_layers)) {
+    nlohmann::json key = {"distill-deb-layer-v3", deb_options.merged_usr, strip, options.compression.str(), options.epoch};
+    std::string created_by = "distill: package";
+    for (size_t i : group) {
+      const LockedPackage& p = packages[i];
+      key.push_back({p.sha256.hex, derived.count(p.name) > 0});
+      created_by += " " + p.name + " " + p.version;
+    }
     Digest layer_key = sha256_of(key.dump());
-    std::optional<TempDir> tmp;
+    std::vector<TempDir> tmps;
     std::vector<LayerEntry> produced;
     auto produce = [&]() -> const std::vector<LayerEntry>& {
-      tmp.emplace(store.root() / "tmp", "deb-");
-      std::string what = p.name + " " + p.version + " (" + p.filename + ")";
-      deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp->path() / "payload", deb_options, what);
-      std::vector<LayerEntry> entries = deb.entries;
-      if (!derive || !derive_package(p.name, deb, entries)) {
-        // What ca-certificates' postinst (update-ca-certificates) makes.
-        if (p.name == "ca-certificates") {
-          LayerEntry b;
-          b.path = "etc/ssl/certs/ca-certificates.crt";
-          b.content = ca_bundle(deb);
-          b.size = b.content.size();
-          b.mode = 0644;
-          for (const char* d : {"etc", "etc/ssl", "etc/ssl/certs"})
-            if (std::none_of(entries.begin(), entries.end(), [&](const LayerEntry& e) { return e.path == d; })) {
-              LayerEntry dir;
-              dir.path = d;
-              dir.type = LayerEntry::Type::directory;
-              dir.mode = 0755;
-              entries.push_back(dir);
-            }
-          entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const LayerEntry& e) { return e.path == b.path; }),
-                        entries.end());
-          entries.push_back(b);
+      // Later packages win a path both ship (directories merge).
+      std::map<std::string, LayerEntry> merged;
+      for (size_t i : group) {
+        const LockedPackage& p = packages[i];
+        tmps.emplace_back(store.root() / "tmp", "deb-");
+        for (LayerEntry& e : package_entries(p, deb_options, derived.count(p.name) > 0, tmps.back().path() / "payload", store)) {
+          std::string path = e.path;
+          merged[path] = std::move(e);
         }
       }
-      auto add_dir = [&](const std::string& path) {
-        for (const LayerEntry& e : entries)
-          if (e.path == path) return;
-        LayerEntry d;
-        d.path = path;
-        d.type = LayerEntry::Type::directory;
-        d.mode = 0755;
-        entries.push_back(d);
-      };
-      for (const char* dir : {"var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"}) add_dir(dir);
-      LayerEntry control;
-      control.path = "var/lib/dpkg/status.d/" + p.name;
-      control.content = deb.control;
-      control.size = control.content.size();
-      entries.push_back(control);
-      if (!deb.md5sums.empty()) {
-        LayerEntry sums = control;
-        sums.path += ".md5sums";
-        sums.content = deb.md5sums;
-        sums.size = sums.content.size();
-        entries.push_back(sums);
-      }
-      order_for_tar(entries);
-      produced = std::move(entries);
+      for (auto& [path, e] : merged) produced.push_back(std::move(e));
+      order_for_tar(produced);
       return produced;
     };
-    // Verify the .deb before any use: the store checks names, not bytes.
-    if (!options.use_layer_cache || !store.get_action(layer_key)) {
-      uint64_t size = 0;
-      if (hash_file(store.blob_path(p.sha256), &size) != p.sha256)
-        throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
-                    store.blob_path(p.sha256).string() + " and build again");
-    }
-    layers.push_back(build_layer_keyed(store, pool, layer_key, produce, options, "distill: package " + p.name + " " + p.version, status));
+    // Verify the .debs before any use: the store checks names, not bytes.
+    if (!options.use_layer_cache || !store.get_action(layer_key))
+      for (size_t i : group) {
+        const LockedPackage& p = packages[i];
+        if (hash_file(store.blob_path(p.sha256)) != p.sha256)
+          throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
+                      store.blob_path(p.sha256).string() + " and build again");
+      }
+    layers.push_back(build_layer_keyed(store, pool, layer_key, produce, options, created_by, status));
   }
   return layers;
 }

@@ -64,10 +64,12 @@ void download_packages(const Lockfile& lock, http::Client& client, Store& store,
 
 /// One layer per package of `arch`, in name order, each holding the
 /// package's files and its /var/lib/dpkg/status.d entries.
-/// Packages in `derived` keep only their effect (see derive_package).
+/// Packages in `derived` keep only their effect (see derive_package). With
+/// max_layers > 0, the smallest neighbouring packages share layers so at
+/// most that many remain (layering.max-layers).
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
-                                       const std::set<std::string>& derived, Store& store, ThreadPool& pool,
-                                       const BuildOptions& options, Status& status);
+                                       const std::set<std::string>& derived, size_t max_layers, Store& store,
+                                       ThreadPool& pool, const BuildOptions& options, Status& status);
 
 /// The CA bundle of the locked ca-certificates package ("" if none).
 std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Store& store);

@@ -156,7 +156,10 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
       deb::DebOptions deb_options;
       deb_options.merged_usr = merged_usr_for(spec, *lock);
       deb_options.strip = spec.strip;
-      img.layers = package_layers(*lock, arch, deb_options, spec.generated.derived, store, pool, options, *status);
+      // max-layers counts every layer: keep room for the generated and files layers.
+      size_t max_packages = spec.max_layers ? std::max<size_t>(1, spec.max_layers - 1 - (files_layer ? 1 : 0)) : 0;
+      img.layers = package_layers(*lock, arch, deb_options, spec.generated.derived, max_packages, store, pool, options,
+                                  *status);
       size_t reused = 0;
       for (const BuiltLayer& l : img.layers) reused += l.reused;
       status->phase("package layers (" + arch + ")");
