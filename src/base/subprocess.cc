@@ -15,13 +15,15 @@ extern char** environ;
 
 namespace distill {
 
-ProcessResult run_process(const std::vector<std::string>& argv) {
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw_errno("pipe");
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input) {
+  int out_pipe[2], err_pipe[2], in_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(in_pipe, O_CLOEXEC) != 0)
+    throw_errno("pipe");
   Fd out_read(out_pipe[0]), out_write(out_pipe[1]), err_read(err_pipe[0]), err_write(err_pipe[1]);
+  Fd in_read(in_pipe[0]), in_write(in_pipe[1]);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
   std::vector<char*> args;
@@ -33,6 +35,10 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   if (rc != 0) throw_errno("cannot run " + argv[0], rc);
   out_write = Fd();
   err_write = Fd();
+  in_read = Fd();
+  // Inputs here are small (credential helper requests): one write fits the pipe.
+  if (!input.empty()) (void)!::write(in_write.get(), input.data(), input.size());
+  in_write = Fd();
   ProcessResult result;
   pollfd fds[2] = {{out_read.get(), POLLIN, 0}, {err_read.get(), POLLIN, 0}};
   int open_count = 2;

@@ -10,8 +10,8 @@ struct ProcessResult {
   std::string out, err;
 };
 
-/// Runs argv[0] (searched in PATH) with `argv`; stdin is /dev/null.
+/// Runs argv[0] (searched in PATH) with `argv`, feeding `input` on stdin.
 /// Throws Error if it cannot be started (naming the program).
-ProcessResult run_process(const std::vector<std::string>& argv);
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = "");
 
 }  // namespace distill

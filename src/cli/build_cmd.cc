@@ -8,6 +8,7 @@
 #include "build/presets.h"
 #include "cli/commands.h"
 #include "cli/package_support.h"
+#include "cli/registry_support.h"
 #include "oci/layout.h"
 
 namespace distill {
@@ -180,13 +181,14 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
     images.push_back(std::move(img));
   }
 
-  status->phase("writing " + dest.str());
   BuiltArtifact artifact = assemble(store, spec, images, options);
-  write_destination(store, artifact, dest, options.epoch);
-  status->done(artifact.top().digest.str());
+  nlohmann::json pushed = write_anywhere(store, artifact, dest, options.epoch, cmd.registry, *status);
 
   if (global.format == "json") {
-    std::cout << report_json(artifact, dest).dump(2) << "\n";
+    nlohmann::json report = report_json(artifact, dest);
+    for (const char* k : {"pushed", "skipped", "mounted"})
+      if (pushed.contains(k)) report[k] = pushed[k];
+    std::cout << report.dump(2) << "\n";
   } else {
     std::cout << dest.str() << " " << artifact.top().digest.str() << "\n";
   }

@@ -12,6 +12,25 @@ struct GlobalOptions {
   bool quiet = false;
 };
 
+/// Flags for talking to registries (push, pull, copy, build, login).
+struct RegistryFlags {
+  bool tls_verify = true;
+  std::string cert_dir;
+  std::string creds;
+  std::string authfile;
+};
+
+struct CopyCommand {
+  std::string source, destination;
+  RegistryFlags registry;
+};
+
+struct LoginCommand {
+  std::string host, username, password;
+  bool password_stdin = false;
+  RegistryFlags registry;
+};
+
 /// Flags that shape package resolution (build, lock, why).
 struct PackageFlags {
   std::string suite = "trixie";
@@ -30,6 +49,7 @@ struct BuildCommand {
   std::string preset;               // --preset NAME[:VARIANT]
   std::vector<std::string> archs;   // --arch, overrides the spec
   PackageFlags packages;
+  RegistryFlags registry;
 };
 
 struct LockCommand {
@@ -52,6 +72,9 @@ struct InspectCommand {
 
 int run_build(const GlobalOptions& global, const BuildCommand& cmd);
 int run_lock(const GlobalOptions& global, const LockCommand& cmd);
+int run_copy(const GlobalOptions& global, const CopyCommand& cmd);
+int run_login(const GlobalOptions& global, const LoginCommand& cmd);
+int run_logout(const GlobalOptions& global, const LoginCommand& cmd);
 int run_why(const GlobalOptions& global, const WhyCommand& cmd);
 int run_inspect(const GlobalOptions& global, const InspectCommand& cmd);
 

@@ -23,8 +23,10 @@ const char* kFooter =
     "  distill build image.yaml -o docker-archive:hello.tar:hello:1.0 --compression gzip:9\n"
     "  distill inspect oci:out/hello:latest --format json\n"
     "  distill lock image.yaml && distill why libc6 image.yaml\n"
+    "  distill build --preset python3 -o docker://registry.example:5000/python3:latest\n"
+    "  distill copy docker://registry.example:5000/app:1 oci:out:app\n"
     "\nDestinations and images use skopeo's transports:\n"
-    "  oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:REPO:TAG]\n"
+    "  oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:REPO:TAG]  docker://HOST/REPO[:TAG]\n"
     "\nEnvironment:\n"
     "  SOURCE_DATE_EPOCH  timestamps in images (default 0)\n"
     "  DISTILL_CACHE_DIR  the local cache (default $XDG_CACHE_HOME/distill)\n"
@@ -114,6 +116,60 @@ int main(int argc, char** argv) {
   add_package_flags(why_cmd, why.packages);
   add_global(why_cmd);
 
+  auto add_registry_flags = [](CLI::App* sub, distill::RegistryFlags& flags) {
+    sub->add_option("--tls-verify", flags.tls_verify, "Check registry TLS certificates (--tls-verify=false for a local registry without TLS)")
+        ->capture_default_str();
+    sub->add_option("--cert-dir", flags.cert_dir, "Directory with the registry's CA (*.crt) and client certificates (*.cert, *.key)");
+    sub->add_option("--creds", flags.creds, "USER:PASSWORD for the registry (default: distill login, docker or podman credentials)");
+    sub->add_option("--authfile", flags.authfile, "Credentials file (containers auth.json or docker config.json format)");
+  };
+  add_registry_flags(build_cmd, build.registry);
+
+  distill::CopyCommand copy;
+  CLI::App* copy_cmd = app.add_subcommand("copy", "Copy an image between registries, layouts and archives");
+  copy_cmd->footer(
+      "\nAny transport to any: docker://HOST/REPO[:TAG|@DIGEST], oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+      "docker-archive:FILE[:REPO:TAG]. Multi-platform indexes copy whole. Blobs the registry has are\n"
+      "skipped; blobs in another repository of the same registry are mounted.\n"
+      "\nExamples:\n"
+      "  distill copy oci:out:1.0 docker://registry.example:5000/team/app:1.0\n"
+      "  distill copy docker://registry.example:5000/team/app:1.0 docker-archive:app.tar:team/app:1.0");
+  copy_cmd->add_option("source", copy.source, "Image to copy")->required();
+  copy_cmd->add_option("destination", copy.destination, "Where to write it")->required();
+  add_registry_flags(copy_cmd, copy.registry);
+  add_global(copy_cmd);
+
+  distill::CopyCommand push;
+  CLI::App* push_cmd = app.add_subcommand("push", "Push a local image to a registry (copy with a docker:// destination)");
+  push_cmd->add_option("source", push.source, "oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE")->required();
+  push_cmd->add_option("destination", push.destination, "docker://HOST/REPO[:TAG]")->required();
+  add_registry_flags(push_cmd, push.registry);
+  add_global(push_cmd);
+
+  distill::CopyCommand pull;
+  CLI::App* pull_cmd = app.add_subcommand("pull", "Pull an image from a registry into a layout or archive");
+  pull_cmd->add_option("source", pull.source, "docker://HOST/REPO[:TAG|@DIGEST]")->required();
+  pull_cmd->add_option("destination", pull.destination, "oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REPO:TAG]")
+      ->required();
+  add_registry_flags(pull_cmd, pull.registry);
+  add_global(pull_cmd);
+
+  distill::LoginCommand login;
+  CLI::App* login_cmd = app.add_subcommand("login", "Store credentials for a registry");
+  login_cmd->footer("\nExample:\n  echo \"$PASSWORD\" | distill login registry.example:5000 -u alice --password-stdin");
+  login_cmd->add_option("host", login.host, "Registry host[:port]")->required();
+  login_cmd->add_option("-u,--username", login.username, "User name");
+  login_cmd->add_option("-p,--password", login.password, "Password (prefer --password-stdin)");
+  login_cmd->add_flag("--password-stdin", login.password_stdin, "Read the password from standard input");
+  add_registry_flags(login_cmd, login.registry);
+  add_global(login_cmd);
+
+  distill::LoginCommand logout;
+  CLI::App* logout_cmd = app.add_subcommand("logout", "Remove stored credentials for a registry");
+  logout_cmd->add_option("host", logout.host, "Registry host[:port]")->required();
+  logout_cmd->add_option("--authfile", logout.registry.authfile, "Credentials file");
+  add_global(logout_cmd);
+
   distill::InspectCommand inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show an image's config, layers and files");
   inspect_cmd->footer(
@@ -144,6 +200,17 @@ int main(int argc, char** argv) {
     if (inspect_cmd->parsed()) return distill::run_inspect(global, inspect);
     if (lock_cmd->parsed()) return distill::run_lock(global, lock);
     if (why_cmd->parsed()) return distill::run_why(global, why);
+    if (copy_cmd->parsed()) return distill::run_copy(global, copy);
+    if (push_cmd->parsed()) {
+      if (!push.destination.starts_with("docker://")) throw distill::UsageError("push writes to docker://HOST/REPO[:TAG]; use copy for other destinations");
+      return distill::run_copy(global, push);
+    }
+    if (pull_cmd->parsed()) {
+      if (!pull.source.starts_with("docker://")) throw distill::UsageError("pull reads docker://HOST/REPO[:TAG]; use copy for other sources");
+      return distill::run_copy(global, pull);
+    }
+    if (login_cmd->parsed()) return distill::run_login(global, login);
+    if (logout_cmd->parsed()) return distill::run_logout(global, logout);
   } catch (const distill::UsageError& e) {
     print_error(e.what());
     return 2;

@@ -32,7 +32,19 @@ struct Transfer {
   bool sink_failed = false;
   std::string sink_error;
   const std::function<void(uint64_t)>* on_bytes = nullptr;
+  int body_fd = -1;
+  uint64_t body_left = 0;
 };
+
+size_t on_read(char* buffer, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t want = static_cast<size_t>(std::min<uint64_t>(size * n, t->body_left));
+  if (want == 0) return 0;
+  ssize_t got = ::read(t->body_fd, buffer, want);
+  if (got <= 0) return CURL_READFUNC_ABORT;
+  t->body_left -= static_cast<uint64_t>(got);
+  return static_cast<size_t>(got);
+}
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -126,8 +138,26 @@ CURLcode perform(const Options& options, const Request& request, Transfer& trans
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, options.tls_verify ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options.tls_verify ? 2L : 0L);
   if (!options.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str());
+  if (!options.ca_path.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, options.ca_path.c_str());
+  if (!options.client_cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, options.client_cert.c_str());
+  if (!options.client_key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, options.client_key.c_str());
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  if (request.method == "HEAD") {
+  Fd body_fd;
+  if (!request.body_file.empty()) {
+    body_fd = Fd(::open(request.body_file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!body_fd) {
+      error = "cannot open " + request.body_file;
+      return CURLE_READ_ERROR;
+    }
+    ::lseek(body_fd.get(), static_cast<off_t>(request.body_offset), SEEK_SET);
+    transfer.body_fd = body_fd.get();
+    transfer.body_left = request.body_length;
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body_length));
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &transfer);
+  } else if (request.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
@@ -195,7 +225,8 @@ Response Client::fetch(const Request& request, size_t max_body) {
     CURLcode rc = perform(m_options, request, t, error);
     if (t.too_big) throw Error(request.url + ": the answer is larger than " + std::to_string(max_body) + " bytes");
     bool retry = rc != CURLE_OK ? transient_curl(rc) : transient_status(response.status);
-    if (!retry || attempt >= m_options.attempts) {
+    int attempts = request.attempts ? request.attempts : m_options.attempts;
+    if (!retry || attempt >= attempts) {
       if (rc != CURLE_OK) throw Error(request.method + " " + request.url + ": " + error);
       return response;
     }
@@ -245,7 +276,8 @@ class AppendSink : public ByteSink {
 }  // namespace
 
 void download_blob(Client& client, const std::string& url, const Digest& expected, std::optional<uint64_t> size,
-                   Store& store, const std::string& what, const std::function<void(uint64_t)>& on_bytes) {
+                   Store& store, const std::string& what, const std::function<void(uint64_t)>& on_bytes,
+                   const std::vector<std::string>& headers) {
   if (store.has_blob(expected)) return;
   fs::path partial = store.root() / "tmp" / (expected.hex + ".partial");
   int delay = client.options().backoff_ms;
@@ -265,6 +297,7 @@ void download_blob(Client& client, const std::string& url, const Digest& expecte
       Request request;
       request.url = url;
       request.resume_from = have;
+      request.headers = headers;
       AppendSink sink(fd.get(), partial);
       try {
         Response r = client.fetch_to(request, sink, [&](uint64_t n) {

@@ -25,6 +25,10 @@ struct Request {
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
   uint64_t resume_from = 0;  // sends Range: bytes=N-
+  /// A body streamed from a file slice instead of `body` (blob uploads).
+  std::string body_file;
+  uint64_t body_offset = 0, body_length = 0;
+  int attempts = 0;  // 0: the client's default
 };
 
 struct Response {
@@ -37,6 +41,8 @@ struct Response {
 struct Options {
   bool tls_verify = true;
   std::string ca_file;
+  std::string ca_path;         // a directory of CA certificates (--cert-dir)
+  std::string client_cert, client_key;
   int attempts = 5;            // tries for transient failures
   long connect_timeout = 30;   // seconds
   long stall_timeout = 60;     // abort if under 1 kB/s for this long
@@ -70,7 +76,8 @@ class Client {
 /// checking the digest before the blob is kept. Does nothing if the store
 /// already has it. Errors name `what`.
 void download_blob(Client& client, const std::string& url, const Digest& expected, std::optional<uint64_t> size,
-                   Store& store, const std::string& what, const std::function<void(uint64_t)>& on_bytes = {});
+                   Store& store, const std::string& what, const std::function<void(uint64_t)>& on_bytes = {},
+                   const std::vector<std::string>& headers = {});
 
 /// True for statuses worth retrying: 408, 429, 5xx.
 bool transient_status(long status);

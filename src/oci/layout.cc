@@ -180,6 +180,7 @@ void write_archive(const Store& store, const BuiltArtifact& a, const ImageRef& d
 }  // namespace
 
 void check_destination(const ImageRef& dest) {
+  if (dest.transport == ImageRef::Transport::docker) return;  // the registry answers for itself
   fs::path path = dest.path;
   fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   std::error_code ec;

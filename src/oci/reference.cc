@@ -11,6 +11,7 @@ const char* transport_name(ImageRef::Transport t) {
     case ImageRef::Transport::oci_dir: return "oci";
     case ImageRef::Transport::oci_archive: return "oci-archive";
     case ImageRef::Transport::docker_archive: return "docker-archive";
+    case ImageRef::Transport::docker: return "docker";
   }
   return "?";
 }
@@ -25,11 +26,16 @@ ImageRef ImageRef::parse(std::string_view text) {
   if (transport == "oci") ref.transport = Transport::oci_dir;
   else if (transport == "oci-archive") ref.transport = Transport::oci_archive;
   else if (transport == "docker-archive") ref.transport = Transport::docker_archive;
-  else if (transport == "docker")
-    throw UsageError("docker:// registries are not supported by this version of distill yet; write to oci:, oci-archive: or docker-archive: and copy with skopeo");
+  else if (transport == "docker") {
+    if (!rest.starts_with("//")) throw UsageError("\"" + std::string(text) + "\": write registries as docker://HOST/REPO[:TAG]");
+    ref.transport = Transport::docker;
+    ref.path = std::string(rest.substr(2));
+    if (ref.path.empty()) throw UsageError("\"" + std::string(text) + "\" names no repository");
+    return ref;
+  }
   else
     throw UsageError("unknown transport \"" + std::string(transport) + "\" in \"" + std::string(text) +
-                     "\" (use oci:, oci-archive: or docker-archive:)");
+                     "\" (use oci:, oci-archive:, docker-archive: or docker://)");
   // As in skopeo: the path ends at the first ':'; the rest names the image.
   auto sep = rest.find(':');
   ref.path = std::string(rest.substr(0, sep));
@@ -45,6 +51,7 @@ ImageRef ImageRef::parse(std::string_view text) {
 }
 
 std::string ImageRef::str() const {
+  if (transport == Transport::docker) return "docker://" + path;
   std::string s = std::string(transport_name(transport)) + ":" + path;
   if (!tag.empty()) s += ":" + tag;
   return s;

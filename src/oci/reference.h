@@ -8,9 +8,9 @@
 namespace distill {
 
 struct ImageRef {
-  enum class Transport { oci_dir, oci_archive, docker_archive };
+  enum class Transport { oci_dir, oci_archive, docker_archive, docker };
   Transport transport;
-  std::string path;  // directory or archive file
+  std::string path;  // directory or archive file; for docker: HOST/REPO[:TAG][@DIGEST]
   std::string tag;   // oci: the ref.name; docker-archive: the docker reference (may be empty)
 
   static ImageRef parse(std::string_view text);

@@ -242,8 +242,10 @@ ImageView open_image(const ImageRef& ref, Store& store, const std::optional<std:
       ArchiveAccess blobs(ref.path, store);
       return view_from_docker_archive(blobs, ref);
     }
+    case ImageRef::Transport::docker:
+      break;
   }
-  throw Error("unknown transport");
+  throw UsageError("inspect reads oci:, oci-archive: and docker-archive:; pull a registry image first (distill pull)");
 }
 
 }  // namespace distill
