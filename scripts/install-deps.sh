@@ -9,7 +9,8 @@ build_deps=(build-essential cmake ninja-build pkg-config
 # Peers that judge distill's output in the end-to-end tests and benchmarks.
 test_deps=(skopeo umoci podman runc uidmap docker.io python3-jsonschema
   golang-github-opencontainers-image-spec-dev jq pigz zstd libcap2-bin
-  util-linux time apt-utils gpgv gnupg python3)
+  util-linux time apt-utils gpgv gnupg python3 docker-registry apache2-utils openssl
+  qemu-user-static binfmt-support mmdebstrap default-jdk-headless g++)
 want=("${build_deps[@]}")
 [ "${1:-}" = --build-only ] || want+=("${test_deps[@]}")
 missing=()

@@ -1,5 +1,6 @@
 #include "build/builder.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <future>
@@ -129,36 +130,46 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
 }
 
 nlohmann::json image_config(const Spec& spec, const Platform& platform, const std::vector<BuiltLayer>& layers,
-                            int64_t epoch) {
+                            int64_t epoch, const nlohmann::json& base, size_t base_layers) {
   std::string created = rfc3339(epoch);
-  nlohmann::json cfg = nlohmann::json::object();
-  nlohmann::json env = nlohmann::json::array();
-  bool has_path = false;
-  for (const auto& [k, v] : spec.env) has_path = has_path || k == "PATH";
-  // As distroless: a PATH unless the spec sets its own.
-  if (!has_path) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  for (const auto& [k, v] : spec.env) env.push_back(k + "=" + v);
-  cfg["Env"] = env;
-  if (spec.entrypoint) cfg["Entrypoint"] = *spec.entrypoint;
+  // A base image's config is the starting point; the spec's fields win.
+  nlohmann::json cfg = base.is_object() && base.contains("config") && base["config"].is_object() ? base["config"]
+                                                                                                   : nlohmann::json::object();
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& e : cfg.value("Env", nlohmann::json::array())) {
+    std::string s = e.get<std::string>();
+    auto eq = s.find('=');
+    env.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
+  }
+  for (const auto& [k, v] : spec.env) {
+    auto it = std::find_if(env.begin(), env.end(), [&](const auto& e) { return e.first == k; });
+    if (it != env.end()) it->second = v;
+    else env.emplace_back(k, v);
+  }
+  // As distroless: a PATH unless the spec (or base) sets its own.
+  if (std::none_of(env.begin(), env.end(), [](const auto& e) { return e.first == "PATH"; }))
+    env.insert(env.begin(), {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
+  nlohmann::json env_list = nlohmann::json::array();
+  for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
+  cfg["Env"] = env_list;
+  if (spec.entrypoint) {
+    cfg["Entrypoint"] = *spec.entrypoint;
+    if (!spec.cmd) cfg.erase("Cmd");  // as Dockerfile ENTRYPOINT: a new entrypoint drops the old cmd
+  }
   if (spec.cmd) cfg["Cmd"] = *spec.cmd;
   if (spec.user) cfg["User"] = *spec.user;
   if (spec.workdir) cfg["WorkingDir"] = *spec.workdir;
   if (spec.stop_signal) cfg["StopSignal"] = *spec.stop_signal;
-  if (!spec.labels.empty()) cfg["Labels"] = spec.labels;
-  if (!spec.ports.empty()) {
-    nlohmann::json ports = nlohmann::json::object();
-    for (const std::string& p : spec.ports) ports[p] = nlohmann::json::object();
-    cfg["ExposedPorts"] = ports;
-  }
-  if (!spec.volumes.empty()) {
-    nlohmann::json volumes = nlohmann::json::object();
-    for (const std::string& v : spec.volumes) volumes[v] = nlohmann::json::object();
-    cfg["Volumes"] = volumes;
-  }
+  for (const auto& [k, v] : spec.labels) cfg["Labels"][k] = v;
+  for (const std::string& p : spec.ports) cfg["ExposedPorts"][p] = nlohmann::json::object();
+  for (const std::string& v : spec.volumes) cfg["Volumes"][v] = nlohmann::json::object();
+  for (const char* key : {"Labels", "ExposedPorts", "Volumes", "Entrypoint", "Cmd"})
+    if (cfg.contains(key) && cfg[key].is_null()) cfg.erase(key);
   nlohmann::json diff_ids = nlohmann::json::array(), history = nlohmann::json::array();
-  for (const BuiltLayer& l : layers) {
-    diff_ids.push_back(l.diff_id.str());
-    history.push_back({{"created", created}, {"created_by", l.created_by}});
+  if (base.is_object() && base.contains("history") && base["history"].is_array()) history = base["history"];
+  for (size_t i = 0; i < layers.size(); ++i) {
+    diff_ids.push_back(layers[i].diff_id.str());
+    if (i >= base_layers) history.push_back({{"created", created}, {"created_by", layers[i].created_by}});
   }
   nlohmann::json config = {{"created", created},
                            {"architecture", platform.architecture},
@@ -187,7 +198,8 @@ BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<Platfor
     BuiltImage img;
     img.platform = platform;
     img.layers = layers;
-    img.config = put_json(store, image_config(spec, platform, layers, options.epoch), media_type::config);
+    img.config = put_json(store, image_config(spec, platform, layers, options.epoch, source.base_config, source.base_layers),
+                          media_type::config);
     nlohmann::json layer_list = nlohmann::json::array();
     for (const BuiltLayer& l : layers) layer_list.push_back(l.blob.to_json());
     nlohmann::json manifest = {{"schemaVersion", 2},

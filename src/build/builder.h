@@ -38,6 +38,8 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
 struct PlatformLayers {
   Platform platform;
   std::vector<BuiltLayer> layers;
+  nlohmann::json base_config = nullptr;  // the base image's config, if any
+  size_t base_layers = 0;                // how many of `layers` are the base's
 };
 
 /// Writes config and manifest per platform (and an index over several)
@@ -45,8 +47,10 @@ struct PlatformLayers {
 BuiltArtifact assemble(Store& store, const Spec& spec, const std::vector<PlatformLayers>& images, const BuildOptions& options);
 
 /// The OCI image config for one platform (exposed for tests).
+/// `base` is a base image's config (null for scratch); its first
+/// `base_layers` layers keep their history.
 nlohmann::json image_config(const Spec& spec, const Platform& platform, const std::vector<BuiltLayer>& layers,
-                            int64_t epoch);
+                            int64_t epoch, const nlohmann::json& base = nullptr, size_t base_layers = 0);
 
 /// SOURCE_DATE_EPOCH from the environment (0 when unset); UsageError if bad.
 int64_t source_date_epoch();

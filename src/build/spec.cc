@@ -346,9 +346,11 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
   spec.from = "scratch";
   if (root["from"]) {
     spec.from = r.scalar(root["from"], "from");
-    if (spec.from != "scratch" && !spec.from.starts_with("preset:"))
+    bool known = spec.from == "scratch" || spec.from.starts_with("preset:") || spec.from.starts_with("docker://") ||
+                 spec.from.starts_with("oci:") || spec.from.starts_with("oci-archive:");
+    if (!known)
       fail(r.place(root["from"], "from"), "\"" + spec.from +
-           "\": this version of distill builds from scratch or preset:NAME[:VARIANT] (docker:// and oci: bases come later)");
+           "\": write scratch, preset:NAME[:VARIANT], docker://HOST/REPO:TAG[@DIGEST] or oci:DIR[:TAG]");
   }
   if (const YAML::Node strip = root["strip"]) {
     std::vector<std::string> list = r.string_list(strip, "strip");

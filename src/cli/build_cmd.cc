@@ -9,6 +9,8 @@
 #include "cli/commands.h"
 #include "cli/package_support.h"
 #include "cli/registry_support.h"
+#include "oci/artifact.h"
+#include "registry/transfer.h"
 #include "oci/layout.h"
 
 namespace distill {
@@ -106,6 +108,37 @@ Spec build_spec(const BuildCommand& cmd, const ResolveOptions& resolve) {
 }
 
 /// Trixie and later are merged-/usr; bookworm images keep the split layout.
+/// A base image (from: docker://... or oci:...) in the store, all platforms.
+std::optional<BuiltArtifact> load_base(const Spec& spec, const RegistryFlags& flags, Store& store, Status& status) {
+  if (!(spec.from.starts_with("docker://") || spec.from.starts_with("oci:") || spec.from.starts_with("oci-archive:")))
+    return std::nullopt;
+  ImageRef ref = ImageRef::parse(spec.from);
+  Descriptor top;
+  if (ref.transport == ImageRef::Transport::docker) {
+    registry::Reference r = registry::Reference::parse(ref.path);
+    registry::Client client(r.host, registry_options(flags));
+    ThreadPool pool(ThreadPool::default_threads());
+    top = registry::pull_artifact(r, client, store, status, pool);
+  } else {
+    status.phase("reading base " + ref.str());
+    top = import_local(ref, store);
+    status.done(top.digest.str());
+  }
+  return describe_artifact(store, top);
+}
+
+/// The base's image for `platform`; its layers are reused as they are.
+const BuiltImage& base_for(const BuiltArtifact& base, const Platform& platform, const std::string& from) {
+  std::string offered;
+  for (const BuiltImage& img : base.images) {
+    if (img.platform.os == platform.os && img.platform.architecture == platform.architecture &&
+        (img.platform.variant.empty() || platform.variant.empty() || img.platform.variant == platform.variant))
+      return img;
+    offered += (offered.empty() ? "" : ", ") + img.platform.str();
+  }
+  throw Error("the base image " + from + " has no " + platform.str() + " image (it offers: " + offered + ")");
+}
+
 bool merged_usr_for(const Spec& spec, const Lockfile& lock) {
   if (!spec.generated.suite.empty()) return spec.generated.suite != "bookworm";
   for (const auto& [arch, list] : lock.packages)
@@ -147,24 +180,37 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
     download_packages(*lock, client, store, pool, *status);
   }
 
+  std::optional<BuiltArtifact> base = load_base(spec, cmd.registry, store, *status);
+  if (base) {
+    spec.annotations["org.opencontainers.image.base.name"] =
+        spec.from.starts_with("docker://") ? spec.from.substr(9) : spec.from;
+    spec.annotations["org.opencontainers.image.base.digest"] = base->top().digest.str();
+  }
   std::optional<BuiltLayer> files_layer;
   if (!entries.empty() || !spec.contents)
     files_layer = build_layer(store, pool, entries, options, "distill build: files and paths", *status);
   std::vector<PlatformLayers> images;
   for (const std::string& arch : archs) {
     PlatformLayers img{Platform::from_arch(arch), {}};
+    if (base) {
+      const BuiltImage& b = base_for(*base, img.platform, spec.from);
+      img.layers = b.layers;  // reused compressed, never rebuilt
+      img.base_layers = b.layers.size();
+      img.base_config = nlohmann::json::parse(store.read_blob(b.config.digest));
+    }
     if (lock) {
       deb::DebOptions deb_options;
       deb_options.merged_usr = merged_usr_for(spec, *lock);
       deb_options.strip = spec.strip;
       // max-layers counts every layer: keep room for the generated and files layers.
       size_t max_packages = spec.max_layers ? std::max<size_t>(1, spec.max_layers - 1 - (files_layer ? 1 : 0)) : 0;
-      img.layers = package_layers(*lock, arch, deb_options, spec.generated.derived, max_packages, store, pool, options,
-                                  *status);
+      std::vector<BuiltLayer> packages = package_layers(*lock, arch, deb_options, spec.generated.derived, max_packages,
+                                                        store, pool, options, *status);
       size_t reused = 0;
-      for (const BuiltLayer& l : img.layers) reused += l.reused;
+      for (const BuiltLayer& l : packages) reused += l.reused;
       status->phase("package layers (" + arch + ")");
-      status->done(std::to_string(img.layers.size()) + " layers, " + std::to_string(reused) + " reused");
+      status->done(std::to_string(packages.size()) + " layers, " + std::to_string(reused) + " reused");
+      img.layers.insert(img.layers.end(), packages.begin(), packages.end());
       std::vector<std::string> installed;
       bool java = false;
       for (const LockedPackage& p : lock->packages[arch]) {

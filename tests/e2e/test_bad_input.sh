@@ -184,8 +184,8 @@ files:
 strip: [docs, pictures]
 EOF
 
-spec_case from-registry-not-yet 1 1 'from' 'builds from scratch or preset' <<'EOF'
-from: docker://debian:12
+spec_case from-unknown-base 1 1 'from' 'write scratch, preset:NAME' <<'EOF'
+from: ftp://example.com/base.tar
 EOF
 
 spec_case hardlink-dangling 1 4 'paths[0].target' 'is not a regular file in this image' <<'EOF'
