@@ -40,6 +40,7 @@ Lockfile Lockfile::from_json(const nlohmann::json& j, const std::string& what) {
     lock.inputs = Digest::parse(j.at("inputs").get<std::string>(), what + " inputs");
     for (const auto& [arch, body] : j.at("architectures").items()) {
       lock.archs.push_back(arch);
+      lock.packages[arch];  // present even when every package is excluded
       for (const auto& p : body.at("packages")) {
         LockedPackage lp;
         lp.name = p.at("name").get<std::string>();
@@ -157,6 +158,7 @@ Lockfile resolve_packages(const Spec& spec, const ResolveOptions& options, http:
       }
     }
     lock.archs.push_back(arch);
+    lock.packages[arch];  // present even when every package is excluded
     for (const auto* p : res.packages) {
       const deb::Source& src = index.sources.at(p->source);
       LockedPackage lp;

@@ -151,6 +151,7 @@ bool merged_usr_for(const Spec& spec, const Lockfile& lock) {
 
 int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   ImageRef dest = ImageRef::parse(cmd.output);
+  if (dest.transport == ImageRef::Transport::docker) registry::Reference::parse(dest.path);  // usage errors first
   BuildOptions options;
   options.compression = Compression::parse(cmd.compression);
   options.epoch = source_date_epoch();

@@ -42,6 +42,8 @@ nlohmann::json write_anywhere(Store& store, const BuiltArtifact& artifact, const
 int run_copy(const GlobalOptions& global, const CopyCommand& cmd) {
   ImageRef src = ImageRef::parse(cmd.source);
   ImageRef dest = ImageRef::parse(cmd.destination);
+  for (const ImageRef* r : {&src, &dest})
+    if (r->transport == ImageRef::Transport::docker) registry::Reference::parse(r->path);  // usage errors first
   check_destination(dest);
   auto status = Status::for_stderr(global.quiet);
   Store store(global.cache_dir.empty() ? Store::default_root() : fs::path(global.cache_dir));

@@ -208,6 +208,11 @@ FetchedRelease fetch_release(const Source& source, const RepositoryOptions& opti
     throw Error(what + ": HTTP " + std::to_string(in.status) + " for " + r.base + "/InRelease");
   }
   r.info = parse_release(verified, what + " InRelease");
+  // A validly signed Release of another suite (an older one replayed at
+  // this path) must not pass for the one asked for.
+  if (!flat && source.suite != r.info.suite && source.suite != r.info.codename)
+    throw Error(what + ": the signed Release is for suite \"" + r.info.suite + "\" (codename \"" + r.info.codename +
+                "\"), not " + source.suite + "; the mirror serves the wrong or an old suite");
   std::time_t now = options.now ? options.now : std::time(nullptr);
   if (r.info.valid_until && r.info.valid_until < now && !options.allow_expired) {
     char when[64];

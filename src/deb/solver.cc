@@ -88,18 +88,24 @@ class Solver {
     }
     for (const PackageRequest& r : requests)
       if (!r.exclude && !r.version.empty()) m_pinned[r.name] = pick_requested(r);
+    // As apt-get install: every requested package is marked first, then
+    // their dependencies are resolved in request order.
+    std::vector<const IndexedPackage*> to_resolve;
     for (const PackageRequest& r : requests) {
       if (r.exclude) continue;
       const IndexedPackage* p = pick_requested(r);
-      if (auto it = m_installed.find(r.name); it != m_installed.end() && it->second != p)
-        throw Error("package " + r.name + " is both requested (" + r.text + ") and excluded");
-      m_result.reasons[r.name] = Reason{};
-      if (r.nodeps) {
-        m_installed[r.name] = p;  // as listed, like distroless's explicit package sets
-        continue;
+      // Requested and excluded: counts as installed already (apt: "already
+      // the newest version"); nothing to unpack or resolve.
+      if (m_excluded.count(r.name) && m_installed[r.name] == p) continue;
+      if (auto it = m_installed.find(r.name); it != m_installed.end() && it->second != p) {
+        if (m_excluded.count(r.name)) throw Error("package " + r.name + " is both requested (" + r.text + ") and excluded");
+        throw Error("package " + r.name + " is requested twice with different versions");
       }
-      install(p);
+      m_result.reasons[r.name] = Reason{};
+      m_installed[std::string(p->name)] = p;
+      if (!r.nodeps) to_resolve.push_back(p);  // nodeps: as listed, like distroless's explicit sets
     }
+    for (const IndexedPackage* p : to_resolve) install_dependencies(p);
     check_conflicts();
     for (const auto& [name, p] : m_installed)
       if (!m_excluded.count(name)) m_result.packages.push_back(p);
@@ -226,7 +232,21 @@ class Solver {
     return nullptr;
   }
 
-  std::optional<const IndexedPackage*> choose(const OrGroup& group, std::string& why_not) {
+  /// The installable targets of a group, in apt's order of preference:
+  /// alternatives in order; for each, the real package's candidate, else its
+  /// providers (higher Priority first; among equals the one listed last in
+  /// the index, as apt's provider ordering works out). `avoid` are packages
+  /// about to be installed beside this group (its parent's single-choice
+  /// dependencies): targets conflicting with them are passed over, as
+  /// apt's problem resolver would end up doing.
+  std::vector<const IndexedPackage*> choices(const OrGroup& group, const std::vector<const IndexedPackage*>& avoid,
+                                             std::string& why_not) {
+    std::vector<const IndexedPackage*> out;
+    auto conflicts_avoid = [&](const IndexedPackage* c) -> const IndexedPackage* {
+      for (const IndexedPackage* a : avoid)
+        if (a != c && (conflicts_one_way(c, a) || conflicts_one_way(a, c))) return a;
+      return nullptr;
+    };
     for (const Dependency& d : group) {
       const IndexedPackage* cand = candidate(d.name);
       if (cand && arch_ok(d, cand)) {
@@ -236,8 +256,11 @@ class Solver {
           why_not += "; " + d.name + " " + std::string(m_installed[d.name]->version) + " is already chosen";
         } else if (const IndexedPackage* c = conflicting_installed(cand)) {
           why_not += "; " + d.name + " conflicts with " + std::string(c->name);
+        } else if (const IndexedPackage* c2 = conflicts_avoid(cand)) {
+          why_not += "; " + d.name + " conflicts with " + std::string(c2->name);
         } else {
-          return cand;
+          out.push_back(cand);
+          continue;
         }
       } else if (cand) {
         why_not += "; " + d.name + " is not Multi-Arch: allowed, so it cannot satisfy " + d.str();
@@ -248,21 +271,18 @@ class Solver {
         for (const auto& [p, pd] : prov->second) {
           if (!provides_match(p, d)) continue;
           if (m_installed.count(std::string(p->name))) continue;
-          if (conflicting_installed(p)) continue;
+          if (conflicting_installed(p) || conflicts_avoid(p)) continue;
           options.push_back(p);
         }
-      if (!options.empty()) {
-        // As apt's CompareProviders: higher Priority first, then the name.
-        std::sort(options.begin(), options.end(), [](const IndexedPackage* a, const IndexedPackage* b) {
-          int pa = priority_rank(a->priority), pb = priority_rank(b->priority);
-          return pa != pb ? pa > pb : a->name < b->name;
-        });
-        return options.front();
-      }
+      std::sort(options.begin(), options.end(), [](const IndexedPackage* a, const IndexedPackage* b) {
+        int pa = priority_rank(a->priority), pb = priority_rank(b->priority);
+        return pa != pb ? pa > pb : a > b;  // packages sit in index order in one vector
+      });
+      out.insert(out.end(), options.begin(), options.end());
       if (!cand && prov == m_providers.end()) why_not += "; " + d.name + " is not in any repository";
-      else if (!cand) why_not += "; no package providing " + d.name + " satisfies " + d.str();
+      else if (!cand && options.empty()) why_not += "; no package providing " + d.name + " satisfies " + d.str();
     }
-    return std::nullopt;
+    return out;
   }
 
   static std::string group_str(const OrGroup& g) {
@@ -275,6 +295,14 @@ class Solver {
     std::string name(p->name);
     if (m_installed.count(name)) return;
     m_installed[name] = p;
+    install_dependencies(p);
+  }
+
+  /// Satisfies p's dependencies, depth first. An alternative whose own
+  /// dependencies cannot be met is rolled back and the next one tried, as
+  /// apt does.
+  void install_dependencies(const IndexedPackage* p) {
+    std::string name(p->name);
     const Parsed& parsed = relations(p);
     std::vector<std::pair<const char*, const OrGroup*>> groups;
     for (const OrGroup& g : parsed.rel.pre_depends) groups.push_back({"Pre-Depends", &g});
@@ -282,22 +310,48 @@ class Solver {
     for (const OrGroup& g : parsed.rel.recommends) groups.push_back({"Recommends", &g});
     for (const OrGroup& g : parsed.rel.suggests) groups.push_back({"Suggests", &g});
     std::vector<std::pair<const char*, const OrGroup*>> unsatisfied;
+    std::vector<const IndexedPackage*> definite;
     for (const auto& g : groups)
-      if (!satisfied(*g.second)) unsatisfied.push_back(g);
+      if (!satisfied(*g.second)) {
+        unsatisfied.push_back(g);
+        if (g.second->size() == 1)
+          if (const IndexedPackage* c = candidate(g.second->front().name)) definite.push_back(c);
+      }
     for (const auto& [field, group] : unsatisfied) {
       if (satisfied(*group)) continue;
       std::string why_not;
-      auto target = choose(*group, why_not);
+      std::vector<const IndexedPackage*> targets = choices(*group, group->size() > 1 ? definite : std::vector<const IndexedPackage*>{}, why_not);
       std::string via = std::string(field) + ": " + group_str(*group);
-      if (!target) {
-        bool weak = std::string_view(field) == "Recommends" || std::string_view(field) == "Suggests";
+      bool weak = std::string_view(field) == "Recommends" || std::string_view(field) == "Suggests";
+      if (targets.empty()) {
         if (weak) continue;  // apt skips weak dependencies it cannot satisfy
         throw Error("cannot install " + name + " " + std::string(p->version) + ": it needs " + group_str(*group) +
                     ", but" + why_not.substr(1) + "\n  " + name + " is " + chain(name));
       }
-      std::string tname((*target)->name);
-      m_result.reasons.try_emplace(tname, Reason{name, std::string(p->version), via});
-      install(*target);
+      std::optional<Error> first_failure;
+      bool done = false;
+      for (size_t i = 0; i < targets.size() && !done; ++i) {
+        const IndexedPackage* target = targets[i];
+        std::string tname(target->name);
+        if (i + 1 == targets.size() && !weak) {
+          m_result.reasons.try_emplace(tname, Reason{name, std::string(p->version), via});
+          install(target);  // the last choice: its failure is the answer
+          done = true;
+          break;
+        }
+        auto installed = m_installed;
+        auto reasons = m_result.reasons;
+        try {
+          m_result.reasons.try_emplace(tname, Reason{name, std::string(p->version), via});
+          install(target);
+          done = true;
+        } catch (const Error& e) {
+          m_installed = std::move(installed);
+          m_result.reasons = std::move(reasons);
+          if (!first_failure) first_failure = e;
+        }
+      }
+      if (!done && !weak && first_failure) throw *first_failure;
     }
   }
 

@@ -19,8 +19,9 @@
 # mirror_expired_start does the same for a mirror built with --expired and
 # sets EXPIRED_DIR, EXPIRED_URL, EXPIRED_KEYRING.
 #
-# Other helpers: mirror_copy, mirror_serve, mirror_resign, pkg_spec, oracle,
-# locked_set, packages_field.
+# Other helpers: mirror_copy, mirror_serve, mirror_resign (re-sign an edited
+# copy with the mirror's key), pkg_spec, lockfile_of, locked_set, oracle,
+# packages_field, index_versions, index_tsv.
 #
 # Every test works alone: what is missing is built on demand. Tests of one
 # run share the built mirror (it is keyed by the .debs, the mirror scripts
@@ -30,7 +31,8 @@
 #   DISTILL_TEST_CACHE     cache root of tests/mirror (default as there:
 #                          ${XDG_CACHE_HOME:-$HOME/.cache}/distill-test)
 #   E2E_MIRROR_FETCH       auto (default: run fetch-debs.sh unless it ran in
-#                          the last hour), always, or never (use the cache)
+#                          the last hour with the same package sets), always,
+#                          or never (use the cache as it is)
 
 MIRROR_SCRIPTS=$REPO_ROOT/tests/mirror
 
@@ -57,13 +59,16 @@ _mirror_unlock() { exec {_MIRROR_LOCK_FD}>&-; }
 # _mirror_fetch: the .debs of the package sets, in the fixtures' cache.
 _mirror_fetch() {
   local mode=${E2E_MIRROR_FETCH:-auto} stamp=$E2E_MIRRORS/fetched.stamp
-  local debdir=$DISTILL_TEST_CACHE/debs/trixie
+  local debdir=$DISTILL_TEST_CACHE/debs/trixie want
+  # The package sets and the fetch script: a change means a new fetch.
+  want=$(cat "$MIRROR_SCRIPTS/lib.sh" "$MIRROR_SCRIPTS/fetch-debs.sh" | sha256sum | cut -d' ' -f1)
   case $mode in
     never)
       compgen -G "$debdir/*.deb" >/dev/null || fail "E2E_MIRROR_FETCH=never but $debdir holds no .debs"
       return 0 ;;
     auto)
-      if [ -f "$stamp" ] && [ -n "$(find "$stamp" -mmin -60 2>/dev/null)" ] && compgen -G "$debdir/*.deb" >/dev/null; then
+      if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -n "$(find "$stamp" -mmin -60 2>/dev/null)" ] &&
+        compgen -G "$debdir/*.deb" >/dev/null; then
         return 0
       fi ;;
     always) ;;
@@ -77,7 +82,7 @@ _mirror_fetch() {
     fi
     note "fetch-debs.sh failed online; using the cached .debs (--offline)"
   fi
-  touch "$stamp"
+  echo "$want" >"$stamp"
 }
 
 # _mirror_key VARIANT: the content key of a built mirror.
@@ -127,13 +132,25 @@ _mirror_prepare() {
   MIRROR_PREPARED=$dir
 }
 
+# Servers are listed in $T/mirror-servers (a file, since `soft` checks run in
+# subshells whose own `defer`s would be lost) and all stopped when the test
+# exits.
+_mirror_stop_all() {
+  local portfile
+  [ -f "$T/mirror-servers" ] || return 0
+  while IFS= read -r portfile; do
+    "$MIRROR_SCRIPTS/stop.sh" "$portfile" >/dev/null 2>&1 || true
+  done <"$T/mirror-servers"
+}
+defer _mirror_stop_all
+
 # mirror_serve DIR NAME: serves DIR on a free loopback port until the test
-# ends and sets SERVED_URL (not in a subshell: the stop is deferred). The
-# request log is $T/NAME.port.log.
+# ends and sets SERVED_URL. NAME must be unique in the test. The request log
+# is $T/NAME.port.log.
 mirror_serve() {
   local dir=$1 name=$2 rc=0
+  echo "$T/$name.port" >>"$T/mirror-servers"
   "$MIRROR_SCRIPTS/serve.sh" "$dir" "$T/$name.port" >"$T/$name.url" 2>"$T/$name.serve.err" || rc=$?
-  defer "'$MIRROR_SCRIPTS/stop.sh' '$T/$name.port' >/dev/null 2>&1"
   [ $rc = 0 ] || fail "tests/mirror/serve.sh $dir failed" "$(cat "$T/$name.serve.err")"
   SERVED_URL=$(cat "$T/$name.url")
 }
@@ -204,13 +221,16 @@ mirror_resign() {
   cp -a "$MIRROR_SIGNING_HOME/." "$home/"
   chmod 700 "$home"
   rm -f "$home"/S.* "$home"/*.lock
-  GNUPGHOME=$home gpg --batch --quiet --yes --pinentry-mode loopback --passphrase '' --digest-algo SHA256 \
+  local signed=0
+  if GNUPGHOME=$home gpg --batch --quiet --yes --pinentry-mode loopback --passphrase '' --digest-algo SHA256 \
     --clearsign -o "$dist/InRelease" "$dist/Release" 2>"$T/sign.err" &&
     GNUPGHOME=$home gpg --batch --quiet --yes --pinentry-mode loopback --passphrase '' --digest-algo SHA256 \
-      --armor --detach-sign -o "$dist/Release.gpg" "$dist/Release" 2>>"$T/sign.err" ||
-    { GNUPGHOME=$home gpgconf --kill gpg-agent >/dev/null 2>&1; rm -rf "$home"; fail "cannot sign $dist/Release" "$(cat "$T/sign.err")"; }
+      --armor --detach-sign -o "$dist/Release.gpg" "$dist/Release" 2>>"$T/sign.err"; then
+    signed=1
+  fi
   GNUPGHOME=$home gpgconf --kill gpg-agent >/dev/null 2>&1 || true
   rm -rf "$home"
+  [ $signed = 1 ] || fail "cannot sign $dist/Release" "$(cat "$T/sign.err")"
   gpgv --keyring "$MIRROR_KEYRING" "$dist/InRelease" >/dev/null 2>&1 || fail "the re-signed InRelease of $dir does not verify"
 }
 
@@ -266,4 +286,30 @@ packages_field() {
       }
       if (p == n && ver == v) { print val; exit }
     }' "$1/dists/trixie/main/binary-$2/Packages"
+}
+
+# index_versions DIR ARCH NAME: the versions of NAME in the mirror's
+# binary-ARCH/Packages, one per line.
+index_versions() {
+  awk -v RS= -F '\n' -v n="$3" '{
+      p = v = ""
+      for (i = 1; i <= NF; i++) {
+        if ($i ~ /^Package: /) p = substr($i, 10)
+        else if ($i ~ /^Version: /) v = substr($i, 10)
+      }
+      if (p == n) print v
+    }' "$1/dists/trixie/main/binary-$2/Packages"
+}
+
+# index_tsv DIR ARCH: the mirror's binary-ARCH/Packages as sorted lines
+# "name TAB version TAB architecture TAB filename TAB size TAB sha256".
+index_tsv() {
+  awk -v RS= -F '\n' '{
+      delete f
+      for (i = 1; i <= NF; i++) {
+        p = index($i, ": ")
+        if (p > 1 && $i !~ /^[ \t]/) f[substr($i, 1, p - 1)] = substr($i, p + 2)
+      }
+      print f["Package"] "\t" f["Version"] "\t" f["Architecture"] "\t" f["Filename"] "\t" f["Size"] "\t" f["SHA256"]
+    }' "$1/dists/trixie/main/binary-$2/Packages" | LC_ALL=C sort
 }

@@ -277,7 +277,7 @@ usage_case() { # MESSAGE_PART ARGS...
 usage_case 'unknown transport "foo"' -o "foo:$D/usage/img"
 usage_case 'unknown transport "dir"' -o "dir:$D/usage/img"
 usage_case 'has no transport' -o "$D/usage/img"
-usage_case 'not supported by this version' -o "docker://example.com/img:1"
+usage_case 'is not a repository name' -o "docker://example.com/Bad_Repo:1"
 usage_case 'unknown algorithm "brotli"' -o "oci:$D/usage/img" --compression brotli
 usage_case 'must be a number from 1 to 12' -o "oci:$D/usage/img" --compression gzip:99
 usage_case 'must be a number from 1 to' -o "oci:$D/usage/img" --compression zstd:0

@@ -229,6 +229,11 @@ dm_human() {
 # One set per line: NAME ARCHS PACKAGE...   (ARCHS comma separated)
 # The python3 set's closure contains debconf (via ca-certificates); the tests
 # also resolve it with "!debconf" (exclusion), and debconf is always fetched.
+# presets, presets-amd64: every package of distill's distroless presets
+# (src/build/presets.cc, trixie; tests/e2e/test_presets*.sh), amd64 for all
+# of them, arm64 for static..python3 and their debug variants (busybox-static).
+# minbase: Debian's Essential: yes and Priority: required packages of trixie
+# (what `mmdebstrap --variant=minbase` installs; bench/presets.sh).
 DM_PACKAGE_SETS='
 python3       amd64,arm64 python3.13-minimal libpython3.13-stdlib ca-certificates
 java          amd64       openjdk-21-jre-headless
@@ -244,6 +249,9 @@ sqlite3       amd64       sqlite3
 openssl       amd64       openssl
 perl          amd64       perl-base
 python3-full  amd64       python3
+presets       amd64,arm64 base-files netbase tzdata tzdata-legacy media-types ca-certificates libc6 libssl3t64 libzstd1 zlib1g libgomp1 libstdc++6 libgcc-s1 gcc-14-base libbz2-1.0 libdb5.3t64 libexpat1 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libtinfo6 libcom-err2 libcrypt1 libc-bin libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libnsl2 libreadline8t64 libtirpc3t64 libffi8 libpython3.13-minimal libpython3.13-stdlib python3.13-minimal python3.13-venv busybox-static
+presets-amd64 amd64       libjpeg62-turbo liblcms2-2 libfreetype6 fonts-dejavu-core fontconfig-config libfontconfig1 libbrotli1 libpng16-16t64 openjdk-21-jre-headless nodejs
+minbase       amd64       apt base-files base-passwd bash bsdutils coreutils dash debconf debianutils diffutils dpkg findutils grep gzip hostname init-system-helpers libc-bin libpam-modules libpam-modules-bin libpam-runtime login login.defs mawk mount ncurses-base ncurses-bin passwd perl-base sed sysvinit-utils tar tzdata util-linux
 '
 # Packages fetched in addition to the sets (for every architecture fetched).
 DM_EXTRA_FETCH='debconf'

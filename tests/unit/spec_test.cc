@@ -76,7 +76,7 @@ TEST(Spec, ErrorsNameFileLineAndField) {
   EXPECT_NE(spec_error("archs: [vax]\n").find("archs[0]"), std::string::npos);
   EXPECT_NE(spec_error("stop-signal: TERM now\n").find("stop-signal"), std::string::npos);
   EXPECT_NE(spec_error("entrypoint: [a]\napp: {program: x}\n").find("image.yaml:2:1: app: is not supported"), std::string::npos);
-  EXPECT_NE(spec_error("from: docker://example.com/x\n").find("from"), std::string::npos);
+  EXPECT_NE(spec_error("from: ftp://example.com/x\n").find("from"), std::string::npos);
   EXPECT_NE(spec_error("contents: {packages: [Bad_Name]}\n").find("contents.packages[0]"), std::string::npos);
   EXPECT_NE(spec_error("strip: [docs, pictures]\n").find("strip[1]"), std::string::npos);
   EXPECT_NE(spec_error("layering: {max-layers: 1}\n").find("layering.max-layers"), std::string::npos);

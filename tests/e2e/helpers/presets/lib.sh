@@ -1,0 +1,441 @@
+# shellcheck shell=bash
+# Shared by tests/e2e/test_presets*.sh: the local mirror with the presets'
+# packages, distroless's expected package lists and config (reference:
+# distroless.md §3-§5), preset builds, the structure checks of a built
+# preset image, and a private podman store. Source it after lib.sh and
+# lib_mirror.sh:
+#   . "$(dirname "$0")/lib.sh"
+#   . "$(dirname "$0")/lib_mirror.sh"
+#   . "$(dirname "$0")/helpers/presets/lib.sh"
+
+PRESETS_HELPERS=$E2E_DIR/helpers/presets
+PRESETS=(static base-nossl base cc python3 java nodejs)
+VARIANTS=(latest nonroot debug debug-nonroot)
+
+# ------------------------------------------------------------ expectations
+
+# Distroless's package lists for debian13 (distroless.md §3; tzdata-legacy
+# since PR #2018), with distill's choices where distroless uses non-Debian
+# content: java is Debian's openjdk-21-jre-headless, nodejs is Debian's
+# nodejs with its dependency closure. ca-certificates is the derived
+# package (bundle only) in every image.
+_P_STATIC="base-files netbase tzdata tzdata-legacy media-types ca-certificates"
+_P_BASE_NOSSL="$_P_STATIC libc6"
+_P_BASE="$_P_BASE_NOSSL libssl3t64 libzstd1 zlib1g"
+_P_CC="$_P_BASE libgomp1 libstdc++6 libgcc-s1 gcc-14-base"
+_P_PYTHON3="$_P_CC libbz2-1.0 libdb5.3t64 libexpat1 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libtinfo6
+  libcom-err2 libcrypt1 libc-bin libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libnsl2
+  libreadline8t64 libtirpc3t64 libffi8 libpython3.13-minimal libpython3.13-stdlib python3.13-minimal python3.13-venv"
+_P_JAVA="$_P_BASE_NOSSL zlib1g libjpeg62-turbo liblcms2-2 libfreetype6 fonts-dejavu-core fontconfig-config libexpat1
+  libfontconfig1 libuuid1 libbrotli1 libcrypt1 libstdc++6 libgcc-s1 gcc-14-base libpng16-16t64 libbz2-1.0
+  openjdk-21-jre-headless"
+_P_NODEJS="$_P_CC nodejs"
+
+# preset_packages NAME: the expected packages, sorted, one a line. For nodejs
+# these are only the listed ones; its closure adds more.
+preset_packages() {
+  local v
+  case $1 in
+    static) v=$_P_STATIC ;; base-nossl) v=$_P_BASE_NOSSL ;; base) v=$_P_BASE ;; cc) v=$_P_CC ;;
+    python3) v=$_P_PYTHON3 ;; java) v=$_P_JAVA ;; nodejs) v=$_P_NODEJS ;;
+    *) fail "preset_packages: unknown preset $1" ;;
+  esac
+  printf '%s\n' $v | LC_ALL=C sort -u
+}
+
+# Packages a distroless image must never hold (shells, package managers,
+# what would bring them in).
+FORBIDDEN_PACKAGES="bash dash busybox busybox-static coreutils dpkg apt debconf perl-base util-linux login passwd"
+# Basenames of executables a non-debug image must not hold anywhere.
+FORBIDDEN_BINARIES="sh bash dash rbash ash busybox apt apt-get apt-cache apt-config apt-key apt-mark dpkg dpkg-deb
+  dpkg-query dpkg-divert dpkg-split dpkg-trigger dpkg-statoverride"
+
+# preset_entrypoint NAME VARIANT: the config Entrypoint as compact JSON
+# (distroless.md §5; nodejs is Debian's, at /usr/bin/node).
+preset_entrypoint() {
+  case $1 in
+    python3) echo '["/usr/bin/python3.13"]' ;;
+    java) echo '["/usr/bin/java","-jar"]' ;;
+    nodejs) echo '["/usr/bin/node"]' ;;
+    *) case $2 in debug | debug-nonroot) echo '["/busybox/sh"]' ;; *) echo null ;; esac ;;
+  esac
+}
+
+# preset_env NAME VARIANT: the config Env as compact JSON.
+preset_env() {
+  local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  case $2 in debug | debug-nonroot) path+=:/busybox ;; esac
+  local env="[\"PATH=$path\",\"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\""
+  case $1 in python3 | java) env+=',"LANG=C.UTF-8"' ;; esac
+  echo "$env]"
+}
+
+preset_user() { case $1 in nonroot | debug-nonroot) echo 65532 ;; *) echo 0 ;; esac; }
+preset_workdir() { case $1 in nonroot | debug-nonroot) echo /home/nonroot ;; *) echo / ;; esac; }
+is_debug() { case $1 in debug | debug-nonroot) return 0 ;; *) return 1 ;; esac; }
+
+EXPECTED_PASSWD='root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin'
+EXPECTED_GROUP='root:x:0:
+nobody:x:65534:
+tty:x:5:
+staff:x:50:
+nonroot:x:65532:'
+EXPECTED_OS_RELEASE='PRETTY_NAME="Distroless"
+NAME="Debian GNU/Linux"
+ID="debian"
+VERSION_ID="13"
+VERSION="Debian GNU/Linux 13 (trixie)"
+HOME_URL="https://github.com/GoogleContainerTools/distroless"
+SUPPORT_URL="https://github.com/GoogleContainerTools/distroless/blob/master/README.md"
+BUG_REPORT_URL="https://github.com/GoogleContainerTools/distroless/issues/new"'
+
+# ------------------------------------------------------------ mirror
+
+# presets_mirror_start ARCH...: mirror_start, making sure the fixtures'
+# cache holds the presets' package sets of tests/mirror/lib.sh (fetched
+# again when their closures are missing or older than the set table), and
+# that the mirror's index has every listed package for each ARCH.
+presets_mirror_start() {
+  local clos=$DISTILL_TEST_CACHE/closures/trixie f
+  for f in "$clos/presets.amd64.list" "$clos/presets-amd64.amd64.list" "$clos/presets.arm64.list"; do
+    if [ ! -s "$f" ] || [ "$f" -ot "$MIRROR_SCRIPTS/lib.sh" ]; then
+      note "the presets' package sets are not fetched yet: running fetch-debs.sh"
+      E2E_MIRROR_FETCH=always
+      break
+    fi
+  done
+  mirror_start
+  local arch name missing=() names
+  for arch in "$@"; do
+    names=$(sed -n 's/^Package: //p' "$MIRROR_DIR/dists/trixie/main/binary-$arch/Packages" | sort -u)
+    for name in $(for p in "${PRESETS[@]}"; do
+      if [ "$arch" = amd64 ] || [[ $p != java && $p != nodejs ]]; then preset_packages "$p"; fi
+    done | sort -u) busybox-static; do
+      grep -qxF "$name" <<<"$names" || missing+=("$name:$arch")
+    done
+  done
+  [ ${#missing[@]} = 0 ] || fail "the local mirror lacks packages of the presets: ${missing[*]}" \
+    "the package sets 'presets' and 'presets-amd64' of tests/mirror/lib.sh should bring them"
+}
+
+# ------------------------------------------------------------ builds
+
+# preset_build PRESET[:VARIANT] DEST [ARGS...]: distill build --preset from
+# the local mirror; must succeed. The JSON report goes to stdout.
+preset_build() {
+  local preset=$1 dest=$2 rc=0
+  shift 2
+  "$DISTILL" build --preset "$preset" -o "$dest" --mirror "$MIRROR_URL" --keyring "$MIRROR_KEYRING" \
+    --format json -q "$@" >"$T/build.out" 2>"$T/build.err" || rc=$?
+  [ $rc = 0 ] || fail "distill build --preset $preset failed with status $rc" \
+    "command: distill build --preset $preset -o $dest --mirror $MIRROR_URL --keyring $MIRROR_KEYRING --format json -q $*" \
+    "stderr:" "$(_show "$T/build.err")"
+  cat "$T/build.out"
+}
+
+# spec_build SPEC DEST [ARGS...]: a spec (from: preset:...) from the mirror.
+spec_build() {
+  local spec=$1 dest=$2
+  shift 2
+  distill_build "$spec" "$dest" --mirror "$MIRROR_URL" --keyring "$MIRROR_KEYRING" --format json -q "$@"
+}
+
+# ------------------------------------------------------------ podman
+
+# podman_setup: a private podman store in a short lower-case directory
+# ($PM; podman refuses long runroots and names oci: images after their
+# lower-case path), removed when the test ends. Sets PODMAN (array).
+podman_setup() {
+  need podman runc findmnt
+  PM=$(mktemp -d /tmp/e2e-pp.XXXXXX)
+  if [ "$PM" != "${PM,,}" ]; then
+    mv -T "$PM" "${PM,,}" || fail "cannot rename $PM to ${PM,,}"
+    PM=${PM,,}
+  fi
+  chmod 0755 "$PM"
+  PODMAN=(podman --root "$PM/root" --runroot "$PM/run" --tmpdir "$PM/tmp" --runtime runc --events-backend file)
+  defer _podman_cleanup
+}
+_podman_cleanup() {
+  "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
+  "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
+  local m
+  findmnt -rn -o TARGET | grep -F "$PM/" | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$PM"
+}
+
+# prun EXPECTED_RC IMAGE_AND_ARGS...: podman run --rm with the brief's
+# ulimits; stdout in $T/run.out (and $RUN_OUT), stderr in $T/run.err. Fails
+# unless the exit status is EXPECTED_RC.
+prun() {
+  local want=$1 rc=0
+  shift
+  "${PODMAN[@]}" run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 "$@" \
+    >"$T/run.out" 2>"$T/run.err" || rc=$?
+  RUN_OUT=$(cat "$T/run.out")
+  if [ "$rc" != "$want" ]; then
+    fail "podman run exited $rc, expected $want" "command: podman run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 $*" \
+      "stdout:" "$(_show "$T/run.out")" "stderr:" "$(grep -vE '^(Getting image source signatures|Copying (blob|config)|Writing manifest|Storing signatures)' "$T/run.err" | head -n 40)"
+  fi
+}
+
+# ------------------------------------------------------------ structure
+
+# check_preset_structure NAME VARIANT LAYOUT:TAG ARCH: the checks of a built
+# preset image, from `distill inspect --format json` and a `umoci unpack`
+# of it (as root: real owners). Independent checks run with `soft`, so one
+# call reports every failure of the image.
+check_preset_structure() {
+  local name=$1 variant=$2 ref=$3 arch=$4
+  local id=$name:$variant/$arch
+  local dir=${ref%:*} tag=${ref##*:}
+  CS_JSON=$T/inspect.$name-$variant-$arch.json
+  "$DISTILL" inspect "oci:$ref" --arch "$arch" --format json -q >"$CS_JSON" 2>"$T/inspect.err" ||
+    fail "distill inspect oci:$ref failed ($id)" "$(cat "$T/inspect.err")"
+  CS_MANIFEST=$T/manifest.$name-$variant-$arch.json
+  local mdigest
+  mdigest=$(jq -r --arg a "$arch" '.manifests[] | select(.mediaType == "application/vnd.oci.image.index.v1+json" | not)
+      | select((.platform.architecture // $a) == $a) | .digest' "$dir/index.json" | head -n1)
+  if [ -z "$mdigest" ] || [ "$mdigest" = null ]; then
+    # A multi-platform layout: the index.json points to an index.
+    local idx
+    idx=$(jq -r '.manifests[0].digest' "$dir/index.json")
+    mdigest=$(jq -r --arg a "$arch" '.manifests[] | select(.platform.architecture == $a) | .digest' "$(blob_path "$dir" "$idx")")
+  fi
+  cp "$(blob_path "$dir" "$mdigest")" "$CS_MANIFEST"
+  CS_ROOT=$T/bundle.$name-$variant-$arch/rootfs
+  rm -rf "${CS_ROOT%/rootfs}"
+  umoci unpack --image "$ref" "${CS_ROOT%/rootfs}" >"$T/umoci.log" 2>&1 ||
+    fail "umoci unpack --image $ref failed ($id)" "$(_show "$T/umoci.log")"
+  CS_NAME=$name CS_VARIANT=$variant CS_ARCH=$arch CS_ID=$id
+  soft "$id config" _cs_config
+  soft "$id generated files" _cs_generated
+  soft "$id merged /usr" _cs_merged_usr
+  soft "$id dpkg metadata" _cs_status_d
+  soft "$id no setuid or setgid" _cs_no_setid
+  if is_debug "$variant"; then
+    soft "$id busybox" _cs_busybox
+  else
+    soft "$id no shell or package manager" _cs_no_shell
+  fi
+  case $name in
+    java) soft "$id java" _cs_java ;;
+    python3) soft "$id python3" _cs_python3 ;;
+  esac
+  rm -rf "${CS_ROOT%/rootfs}"
+}
+
+_cs_file() { jq -c --arg p "$1" '.files[] | select(.path == $p)' "$CS_JSON"; }
+
+_cs_config() {
+  local c=$CS_JSON
+  assert_jq "$c" '.config.config.User' "$(preset_user "$CS_VARIANT")" "User of $CS_ID"
+  assert_jq "$c" '.config.config.WorkingDir' "$(preset_workdir "$CS_VARIANT")" "WorkingDir of $CS_ID"
+  assert_jq "$c" '.config.config.Env | tojson' "$(preset_env "$CS_NAME" "$CS_VARIANT")" "Env of $CS_ID"
+  assert_jq "$c" '.config.config.Entrypoint | tojson' "$(preset_entrypoint "$CS_NAME" "$CS_VARIANT")" "Entrypoint of $CS_ID"
+  assert_jq "$c" '.config.config.Cmd | tojson' null "Cmd of $CS_ID (distroless sets none)"
+  assert_jq "$c" '.config.architecture' "$CS_ARCH" "architecture of $CS_ID"
+  assert_jq "$c" '.config.os' linux "os of $CS_ID"
+  assert_jq "$c" '.config.created' 1970-01-01T00:00:00Z "created of $CS_ID"
+  assert_jq "$CS_MANIFEST" '.annotations["org.opencontainers.image.source"]' \
+    https://github.com/GoogleContainerTools/distroless "manifest annotation of $CS_ID"
+}
+
+# _cs_entry PATH "TYPE MODE UID:GID" [WHAT]: type, mode and owner of a path
+# in the inspect listing and in the unpacked rootfs.
+_cs_entry() {
+  local got
+  got=$(_cs_file "$1" | jq -r '"\(.type) \(.mode) \(.uid):\(.gid)"')
+  assert_eq "$2" "$got" "${3:-$1} in distill inspect's listing of $CS_ID"
+  got=$(stat -c '%F %a %u:%g' "$CS_ROOT$1" 2>&1 | sed 's/^directory/directory/; s/^regular file/file/; s/^regular empty file/file/; s/^symbolic link/symlink/')
+  local want=$2
+  # stat prints modes without leading zeros.
+  want=$(awk '{ m = $2; sub(/^0+/, "", m); print $1, m, $3 }' <<<"$want")
+  assert_eq "$want" "$got" "${3:-$1} in the unpacked rootfs of $CS_ID"
+}
+
+_cs_generated() {
+  local R=$CS_ROOT
+  assert_eq "$EXPECTED_PASSWD" "$(cat "$R/etc/passwd")" "/etc/passwd of $CS_ID (distroless.md §4.2)"
+  assert_eq "$(printf '%s\n' "$EXPECTED_PASSWD" | sha256sum)" "$(sha256sum <"$R/etc/passwd")" "/etc/passwd bytes (final newline) of $CS_ID"
+  assert_eq "$(printf '%s\n' "$EXPECTED_GROUP" | sha256sum)" "$(sha256sum <"$R/etc/group")" \
+    "/etc/group of $CS_ID (distroless.md §4.3): $(cat -A "$R/etc/group" | tr '\n' ' ')"
+  assert_eq "$(printf '%s\n' "$EXPECTED_OS_RELEASE" | sha256sum)" "$(sha256sum <"$R/usr/lib/os-release")" \
+    "/usr/lib/os-release of $CS_ID (distroless.md §4.7): $(cat "$R/usr/lib/os-release")"
+  _cs_entry /usr/lib/os-release "file 0555 0:0"
+  _cs_entry /etc/passwd "file 0644 0:0"
+  _cs_entry /etc/group "file 0644 0:0"
+  _cs_entry /etc/nsswitch.conf "file 0644 0:0"
+  [ -L "$R/etc/os-release" ] || fail "/etc/os-release of $CS_ID is not a symlink" "$(ls -l "$R/etc/os-release" 2>&1)"
+  case $(readlink "$R/etc/os-release") in
+    ../usr/lib/os-release | /usr/lib/os-release) ;;
+    *) fail "/etc/os-release of $CS_ID must point to /usr/lib/os-release" "got: $(readlink "$R/etc/os-release")" ;;
+  esac
+  _cs_entry /tmp "directory 1777 0:0"
+  _cs_entry /root "directory 0700 0:0"
+  _cs_entry /home "directory 0755 0:0"
+  _cs_entry /home/nonroot "directory 0700 65532:65532"
+  assert_matches "$(sed -n 's/^hosts: *//p' "$R/etc/nsswitch.conf")" '^files dns$' "hosts: line of /etc/nsswitch.conf in $CS_ID"
+  # CA bundle: derived from ca-certificates, mode 0555, > 100 certificates.
+  _cs_entry /etc/ssl/certs/ca-certificates.crt "file 0555 0:0"
+  local n
+  n=$(grep -c 'BEGIN CERTIFICATE' "$R/etc/ssl/certs/ca-certificates.crt" || true)
+  [ "$n" -gt 100 ] || fail "$CS_ID's CA bundle holds $n certificates, expected > 100"
+  # Only the bundle: not the package's certificate tree (distroless.md §4.8).
+  [ ! -e "$R/usr/share/ca-certificates" ] || fail "$CS_ID holds /usr/share/ca-certificates (distroless keeps only the bundle)"
+  # No /etc/shadow, no nologin binary (distroless.md §4.2).
+  assert_absent "$R/etc/shadow" "$CS_ID must have no /etc/shadow"
+  # tzdata is whole (zoneinfo), with no /etc/localtime (no maintainer scripts).
+  [ -f "$R/usr/share/zoneinfo/Europe/Paris" ] || fail "$CS_ID lacks /usr/share/zoneinfo/Europe/Paris (tzdata)"
+  [ -e "$R/usr/share/zoneinfo/US/Eastern" ] || fail "$CS_ID lacks /usr/share/zoneinfo/US/Eastern (tzdata-legacy)"
+  # ld.so.cache where there is a libc, never in static.
+  if [ "$CS_NAME" = static ]; then
+    assert_absent "$R/etc/ld.so.cache" "static ($CS_ID) has no libc, hence no /etc/ld.so.cache"
+  else
+    [ -s "$R/etc/ld.so.cache" ] || fail "$CS_ID has libc6 but no /etc/ld.so.cache"
+    assert_eq "glibc-ld.so.cache1.1" "$(head -c 20 "$R/etc/ld.so.cache")" "/etc/ld.so.cache format of $CS_ID"
+    # Oracle: the host's ldconfig run on the unpacked tree finds the same
+    # libraries (paths may differ: /lib vs /usr/lib, both valid merged /usr).
+    if [ "$CS_ARCH" = "$(dpkg --print-architecture 2>/dev/null)" ] && [ -x /sbin/ldconfig ]; then
+      /sbin/ldconfig -r "$R" -C /tmp/.oracle-ld.so.cache -X 2>"$T/ldconfig.err" ||
+        fail "host ldconfig -r failed on $CS_ID's tree" "$(cat "$T/ldconfig.err")"
+      local ours theirs
+      theirs=$(/sbin/ldconfig -p -C "$R/tmp/.oracle-ld.so.cache" | awk '/=>/ { print $1, $2 }' | LC_ALL=C sort)
+      ours=$(/sbin/ldconfig -p -C "$R/etc/ld.so.cache" | awk '/=>/ { print $1, $2 }' | LC_ALL=C sort)
+      rm -f "$R/tmp/.oracle-ld.so.cache"
+      assert_eq "$theirs" "$ours" "libraries in $CS_ID's /etc/ld.so.cache vs the host's ldconfig -r on its tree"
+    fi
+  fi
+  # Every package's copyright is there (distroless.md §4.13), through
+  # /usr/share/doc/<pkg> symlinks too, unless such a symlink points to a
+  # package that the preset does not list (as python3.13-venv -> python3.13).
+  local p d t
+  for p in $(cd "$R/var/lib/dpkg/status.d" && ls | grep -v '\.md5sums$'); do
+    d=$R/usr/share/doc/$p
+    if [ -L "$d" ]; then
+      t=$(readlink "$d")
+      case $t in /*) d=$R$t ;; *) d=$R/usr/share/doc/$t ;; esac
+      [ -e "$d" ] || continue
+    fi
+    [ -f "$d/copyright" ] || fail "$CS_ID: /usr/share/doc/$p/copyright is missing"
+  done
+}
+
+_cs_merged_usr() {
+  local d want_dirs=(bin lib sbin)
+  [ "$CS_ARCH" = amd64 ] && want_dirs+=(lib64)
+  for d in "${want_dirs[@]}"; do
+    assert_eq "symlink usr/$d" "$(_cs_file "/$d" | jq -r '"\(.type) \(.target)"')" "/$d of $CS_ID"
+    assert_eq "usr/$d" "$(readlink "$CS_ROOT/$d")" "/$d in the unpacked rootfs of $CS_ID"
+  done
+  local under
+  under=$(jq -r '.files[].path | select(test("^/(bin|sbin|lib|lib32|lib64|libx32)/"))' "$CS_JSON" | head -n 20)
+  assert_eq "" "$under" "entries below /bin /sbin /lib /lib64 in $CS_ID (merged /usr: only the symlinks)"
+  local other
+  other=$(jq -r '.files[] | select(.path | test("^/(lib32|libx32)$")) | .path' "$CS_JSON")
+  assert_eq "" "$other" "/lib32 /libx32 in $CS_ID"
+  # The dynamic loader is reachable through the symlinks.
+  if [ "$CS_NAME" != static ]; then
+    case $CS_ARCH in
+      amd64) [ -e "$CS_ROOT/usr/lib64/ld-linux-x86-64.so.2" ] || fail "$CS_ID: /lib64/ld-linux-x86-64.so.2 does not resolve" ;;
+      arm64) [ -e "$CS_ROOT/usr/lib/ld-linux-aarch64.so.1" ] || fail "$CS_ID: /lib/ld-linux-aarch64.so.1 does not resolve" ;;
+    esac
+  fi
+}
+
+_cs_status_d() {
+  local R=$CS_ROOT sd=$CS_ROOT/var/lib/dpkg/status.d
+  assert_absent "$R/var/lib/dpkg/status" "$CS_ID must have no /var/lib/dpkg/status (status.d only)"
+  assert_absent "$R/var/lib/dpkg/info" "$CS_ID must have no /var/lib/dpkg/info"
+  [ -d "$sd" ] || fail "$CS_ID has no /var/lib/dpkg/status.d"
+  local got want p
+  got=$(cd "$sd" && find . -maxdepth 1 -type f ! -name '*.md5sums' -printf '%f\n' | LC_ALL=C sort)
+  want=$(preset_packages "$CS_NAME")
+  if is_debug "$CS_VARIANT"; then
+    # busybox may or may not carry its status.d (distroless's does not).
+    got=$(grep -vx busybox-static <<<"$got" || true)
+  fi
+  if [ "$CS_NAME" = nodejs ]; then
+    local lacking
+    lacking=$(LC_ALL=C comm -23 <(echo "$want") <(echo "$got"))
+    assert_eq "" "$lacking" "listed packages without status.d in $CS_ID"
+    for p in $FORBIDDEN_PACKAGES; do
+      if grep -qxF "$p" <<<"$got"; then fail "$CS_ID holds package $p (nodejs's closure must bring no shell, dpkg or debconf)"; fi
+    done
+  else
+    assert_eq "$want" "$got" "packages (status.d entries) of $CS_ID vs distroless's list (distroless.md §3)"
+  fi
+  # Each has its md5sums, and its control record names the package.
+  for p in $got; do
+    [ -s "$sd/$p.md5sums" ] || fail "$CS_ID: /var/lib/dpkg/status.d/$p.md5sums missing or empty"
+    assert_eq "Package: $p" "$(head -n1 "$sd/$p")" "first line of status.d/$p in $CS_ID"
+    grep -q '^Version: ' "$sd/$p" || fail "$CS_ID: status.d/$p has no Version field"
+    if grep -q '^Status: ' "$sd/$p"; then fail "$CS_ID: status.d/$p has a Status: line (distroless: control verbatim)"; fi
+  done
+  # Every package layer's version is the version in its status.d record.
+  local line name version
+  while read -r line; do
+    name=${line%% *}
+    version=${line#* }
+    [ -f "$sd/$name" ] || fail "$CS_ID: layer 'distill: package $line' has no status.d/$name"
+    assert_eq "Version: $version" "$(grep '^Version: ' "$sd/$name")" "status.d/$name version vs its layer in $CS_ID"
+  done < <(jq -r '.config.history[].created_by | select(startswith("distill: package ")) | sub("^distill: package "; "")' "$CS_JSON" |
+    grep -v '^busybox-static ' || true)
+}
+
+_cs_no_setid() {
+  local bad
+  bad=$(jq -r '.files[] | select(.type != "directory" and (.mode | length) == 4 and ((.mode[0:1] | tonumber) % 8) >= 2) | "\(.mode) \(.path)"' "$CS_JSON")
+  assert_eq "" "$bad" "setuid/setgid files in $CS_ID (inspect)"
+  bad=$(cd "$CS_ROOT" && find . -xdev ! -type d -perm /6000 -printf '%m %p\n')
+  assert_eq "" "$bad" "setuid/setgid files in the unpacked rootfs of $CS_ID"
+}
+
+_cs_no_shell() {
+  local names bad
+  names=$(printf '"%s",' $FORBIDDEN_BINARIES)
+  bad=$(jq -r "[${names%,}] as \$bad | .files[] | select(.type != \"directory\") | select((.path | split(\"/\") | last) as \$b | \$bad | index(\$b)) | .path" "$CS_JSON")
+  assert_eq "" "$bad" "shells, busybox, apt or dpkg binaries in $CS_ID"
+  local p
+  for p in /bin/sh /usr/bin/sh /busybox; do
+    [ ! -e "$CS_ROOT$p" ] && [ ! -L "$CS_ROOT$p" ] || fail "$CS_ID holds $p"
+  done
+}
+
+_cs_busybox() {
+  _cs_entry /busybox/busybox "file 0755 0:0"
+  assert_eq "symlink /busybox/busybox" "$(_cs_file /busybox/sh | jq -r '"\(.type) \(.target)"')" "/busybox/sh of $CS_ID"
+  # Statically linked (it must run in static, which has no libc).
+  local interp
+  interp=$(file -b "$CS_ROOT/busybox/busybox" 2>/dev/null || true)
+  assert_not_contains "$interp" "dynamically linked" "/busybox/busybox of $CS_ID must be static"
+  # Only in /busybox: nothing on the default PATH.
+  [ ! -e "$CS_ROOT/bin/sh" ] && [ ! -L "$CS_ROOT/bin/sh" ] || fail "$CS_ID (debug) holds /bin/sh; busybox belongs in /busybox only"
+}
+
+_cs_java() {
+  local target
+  target=$(_cs_file /usr/bin/java | jq -r '"\(.type) \(.target)"')
+  assert_eq "symlink /usr/lib/jvm/java-21-openjdk-$CS_ARCH/bin/java" "$target" "/usr/bin/java of $CS_ID"
+  [ -x "$CS_ROOT/usr/lib/jvm/java-21-openjdk-$CS_ARCH/bin/java" ] || fail "$CS_ID: /usr/bin/java's target is missing"
+  _cs_entry /etc/ssl/certs/java/cacerts "file 0555 0:0"
+  assert_eq feedfeed "$(head -c 4 "$CS_ROOT/etc/ssl/certs/java/cacerts" | od -An -tx1 | tr -d ' \n')" "JKS magic of /etc/ssl/certs/java/cacerts in $CS_ID"
+  # The JRE's own trust store is the keystore (Debian's symlink).
+  local sec=/usr/lib/jvm/java-21-openjdk-$CS_ARCH/lib/security/cacerts
+  [ -L "$CS_ROOT$sec" ] || fail "$CS_ID: $sec is not a symlink" "$(ls -l "$CS_ROOT$sec" 2>&1)"
+  assert_eq /etc/ssl/certs/java/cacerts "$(readlink "$CS_ROOT$sec")" "$sec of $CS_ID"
+}
+
+_cs_python3() {
+  assert_eq "symlink /usr/bin/python3.13" "$(_cs_file /usr/bin/python3 | jq -r '"\(.type) \(.target)"')" "/usr/bin/python3 of $CS_ID"
+  assert_eq "symlink /usr/bin/python3.13" "$(_cs_file /usr/bin/python | jq -r '"\(.type) \(.target)"')" "/usr/bin/python of $CS_ID"
+  [ -x "$CS_ROOT/usr/bin/python3.13" ] || fail "$CS_ID has no /usr/bin/python3.13"
+  # python3.13-venv's ensurepip (the wheels are not listed, as in distroless).
+  [ -f "$CS_ROOT/usr/lib/python3.13/ensurepip/__init__.py" ] || fail "$CS_ID lacks ensurepip (python3.13-venv)"
+  [ -f "$CS_ROOT/usr/lib/python3.13/venv/__init__.py" ] || fail "$CS_ID lacks the venv module"
+}
+
+# tstep TITLE: step, with the seconds since the test started.
+tstep() { step "$* [${SECONDS}s]"; }
