@@ -110,6 +110,19 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
       }
     }
   }
+  if (options.remote) {
+    if (auto remote = options.remote->get(key, layer.blob.media_type)) {
+      ++options.remote->hits;
+      remote->created_by = created_by;
+      remote->reused = true;
+      store.put_action(key, {{"digest", remote->blob.digest.str()},
+                             {"diff_id", remote->diff_id.str()},
+                             {"size", remote->blob.size},
+                             {"media_type", remote->blob.media_type}});
+      return *remote;
+    }
+    ++options.remote->misses;
+  }
   const std::vector<LayerEntry>& entries = produce();
   status.phase("building layer " + created_by + " (" + options.compression.str() + ")", total_bytes(entries));
   Store::BlobWriter blob(store);
@@ -126,6 +139,10 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
                          {"size", layer.blob.size},
                          {"media_type", layer.blob.media_type}});
   status.done(human_size(uncompressed.size()) + " -> " + human_size(layer.blob.size));
+  if (options.remote) {
+    options.remote->put(key, layer);
+    ++options.remote->stored;
+  }
   return layer;
 }
 

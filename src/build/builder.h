@@ -3,6 +3,7 @@
 // plan the files layer, build or reuse it, assemble config, manifest and
 // index per platform. Destinations are written by oci/layout.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,22 @@
 
 namespace distill {
 
+/// A layer cache shared between machines (--cache-repo): consulted after
+/// the local cache misses, filled after a layer is built.
+class RemoteLayerCache {
+ public:
+  virtual ~RemoteLayerCache() = default;
+  /// The layer stored under `key` (its blob now in the local store), if any.
+  virtual std::optional<BuiltLayer> get(const Digest& key, const std::string& media_type) = 0;
+  virtual void put(const Digest& key, const BuiltLayer& layer) = 0;
+  int hits = 0, misses = 0, stored = 0;
+};
+
 struct BuildOptions {
   Compression compression;
   int64_t epoch = 0;           // SOURCE_DATE_EPOCH: every mtime and "created"
   bool use_layer_cache = true;
+  RemoteLayerCache* remote = nullptr;
 };
 
 /// Builds one layer from ordered entries into the store, or reuses the layer

@@ -10,6 +10,7 @@
 #include "cli/package_support.h"
 #include "cli/registry_support.h"
 #include "oci/artifact.h"
+#include "registry/layer_cache.h"
 #include "registry/transfer.h"
 #include "oci/layout.h"
 
@@ -172,6 +173,13 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   Store store(global.cache_dir.empty() ? Store::default_root() : fs::path(global.cache_dir));
   ThreadPool pool(ThreadPool::default_threads());
   std::vector<std::string> archs = spec_debian_archs(spec);
+  std::unique_ptr<registry::RegistryLayerCache> remote;
+  if (!cmd.cache_repo.empty()) {
+    if (!cmd.cache_repo.starts_with("docker://")) throw UsageError("--cache-repo takes docker://HOST/REPO");
+    remote = std::make_unique<registry::RegistryLayerCache>(registry::Reference::parse(cmd.cache_repo.substr(9)),
+                                                            registry_options(cmd.registry), store, *status);
+    options.remote = remote.get();
+  }
   std::optional<Lockfile> lock;
   if (spec.contents) {
     http::Client client;
@@ -235,6 +243,8 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
     nlohmann::json report = report_json(artifact, dest);
     for (const char* k : {"pushed", "skipped", "mounted"})
       if (pushed.contains(k)) report[k] = pushed[k];
+    if (remote)
+      report["cacheRepo"] = {{"hits", remote->hits}, {"misses", remote->misses}, {"stored", remote->stored}};
     std::cout << report.dump(2) << "\n";
   } else {
     std::cout << dest.str() << " " << artifact.top().digest.str() << "\n";

@@ -50,6 +50,7 @@ struct BuildCommand {
   std::vector<std::string> archs;   // --arch, overrides the spec
   PackageFlags packages;
   RegistryFlags registry;
+  std::string cache_repo;           // --cache-repo docker://HOST/REPO
 };
 
 struct LockCommand {

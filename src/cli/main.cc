@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
     sub->add_option("--authfile", flags.authfile, "Credentials file (containers auth.json or docker config.json format)");
   };
   add_registry_flags(build_cmd, build.registry);
+  build_cmd->add_option("--cache-repo", build.cache_repo,
+                        "Share built layers through a registry repository (docker://HOST/REPO): layers another machine "
+                        "built from the same inputs are pulled instead of rebuilt");
 
   distill::CopyCommand copy;
   CLI::App* copy_cmd = app.add_subcommand("copy", "Copy an image between registries, layouts and archives");
