@@ -16,6 +16,7 @@ RegistryLayerCache::RegistryLayerCache(const Reference& repo, const Options& opt
     : m_repo(repo), m_client(repo.host, options), m_store(store), m_status(status) {}
 
 std::optional<BuiltLayer> RegistryLayerCache::get(const Digest& key, const std::string& media_type) {
+  if (m_unreachable) return std::nullopt;
   try {
     Manifest m = m_client.get_manifest(m_repo.repository, tag_for(key));
     m_store.put_blob(m.bytes);
@@ -31,8 +32,10 @@ std::optional<BuiltLayer> RegistryLayerCache::get(const Digest& key, const std::
     layer.diff_id = Digest::parse(cfg.at("rootfs").at("diff_ids").at(0).get<std::string>(), "cache config diff_id");
     return layer;
   } catch (const Error& e) {
-    if (std::string(e.what()).find("does not exist") == std::string::npos)
-      m_status.warn("cache repository " + m_repo.str() + ": " + e.what());
+    if (std::string(e.what()).find("does not exist") == std::string::npos) {
+      m_status.warn("cache repository " + m_repo.str() + ": " + e.what() + "; building without it");
+      m_unreachable = true;
+    }
     return std::nullopt;
   } catch (const std::exception& e) {
     m_status.warn("cache repository " + m_repo.str() + ": malformed cache entry " + tag_for(key));
@@ -41,6 +44,7 @@ std::optional<BuiltLayer> RegistryLayerCache::get(const Digest& key, const std::
 }
 
 void RegistryLayerCache::put(const Digest& key, const BuiltLayer& layer) {
+  if (m_unreachable) return;
   try {
     // A real one-layer image: inspectable with skopeo, kept by any registry.
     nlohmann::json cfg = {{"architecture", "amd64"},
@@ -60,7 +64,8 @@ void RegistryLayerCache::put(const Digest& key, const BuiltLayer& layer) {
     std::string bytes = manifest.dump();
     m_client.put_manifest(m_repo.repository, tag_for(key), {bytes, media_type::manifest, sha256_of(bytes)});
   } catch (const Error& e) {
-    m_status.warn("cache repository " + m_repo.str() + ": cannot store a layer: " + e.what());
+    m_status.warn("cache repository " + m_repo.str() + ": cannot store a layer: " + e.what() + "; building without it");
+    m_unreachable = true;
   }
 }
 

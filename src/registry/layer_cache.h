@@ -22,6 +22,7 @@ class RegistryLayerCache : public RemoteLayerCache {
   Client m_client;
   Store& m_store;
   Status& m_status;
+  bool m_unreachable = false;  // after one failure to reach it, the build goes on without it
 };
 
 }  // namespace distill::registry
