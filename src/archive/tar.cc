@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -95,7 +96,11 @@ void write_file_data(archive* a, const LayerEntry& e) {
       check(a, ARCHIVE_FATAL, "writing " + e.path);
     return;
   }
-  Fd fd = open_read(e.source);
+  // An unreadable source is found here, not by an extra access() per file
+  // while planning; the message still names where the spec asked for it.
+  int raw = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (raw < 0) throw_errno((e.origin.empty() ? "" : e.origin + ": ") + "cannot read " + e.source);
+  Fd fd(raw);
   if (e.source_offset && ::lseek(fd.get(), static_cast<off_t>(e.source_offset), SEEK_SET) < 0)
     throw_errno("cannot seek in " + e.source);
   // One buffer for all files: a fresh 1 MiB allocation per small file costs

@@ -59,7 +59,6 @@ struct Planner {
     e.gid = f.owner ? f.owner->gid : 0;
     e.mode = f.mode ? *f.mode : (st.st_mode & 07777);
     if (S_ISREG(st.st_mode)) {
-      if (::access(src.c_str(), R_OK) != 0) throw_errno(f.src_place.str() + ": cannot read " + src.string());
       if (st.st_nlink > 1) {
         auto [it, first] = inodes.try_emplace({st.st_dev, st.st_ino}, e.path);
         if (!first) {
