@@ -150,7 +150,9 @@ bool merged_usr_for(const Spec& spec, const Lockfile& lock) {
 
 }  // namespace
 
-int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
+int run_build(const GlobalOptions& global, const BuildCommand& cmd) { return run_build_with(global, cmd, nullptr); }
+
+int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const Spec* given) {
   ImageRef dest = ImageRef::parse(cmd.output);
   if (dest.transport == ImageRef::Transport::docker) registry::Reference::parse(dest.path);  // usage errors first
   BuildOptions options;
@@ -161,7 +163,9 @@ int run_build(const GlobalOptions& global, const BuildCommand& cmd) {
   auto status = Status::for_stderr(global.quiet);
 
   status->phase("reading spec");
-  Spec spec = build_spec(cmd, resolve);
+  Spec spec = given ? *given : build_spec(cmd, resolve);
+  if (given && spec.from.starts_with("preset:"))
+    spec = overlay(preset_spec(PresetRef::parse(spec.from.substr(7)), resolve.suite), spec);
   check_destination(dest);
   if (dest.transport == ImageRef::Transport::docker_archive &&
       options.compression.algorithm == Compression::Algorithm::zstd)

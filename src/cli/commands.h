@@ -53,6 +53,17 @@ struct BuildCommand {
   std::string cache_repo;           // --cache-repo docker://HOST/REPO
 };
 
+struct AppCommand {
+  std::vector<std::string> program;  // PROGRAM [ARGS...]
+  std::string sysroot = "/";
+  std::vector<std::string> env;      // K=V; LD_LIBRARY_PATH shapes the search
+  std::string base = "scratch";      // scratch | preset:NAME[:VARIANT] | docker://... | oci:...
+  std::string user;
+  bool explain = false;
+  bool tzdata = false;
+  BuildCommand build;                // -o, --compression, registry flags
+};
+
 struct LockCommand {
   std::string spec;
   PackageFlags packages;
@@ -72,7 +83,11 @@ struct InspectCommand {
 };
 
 int run_build(const GlobalOptions& global, const BuildCommand& cmd);
+struct Spec;
+/// A build of an in-memory spec (distill app), with cmd's flags.
+int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const Spec* spec);
 int run_lock(const GlobalOptions& global, const LockCommand& cmd);
+int run_app(const GlobalOptions& global, const AppCommand& cmd);
 int run_copy(const GlobalOptions& global, const CopyCommand& cmd);
 int run_login(const GlobalOptions& global, const LoginCommand& cmd);
 int run_logout(const GlobalOptions& global, const LoginCommand& cmd);

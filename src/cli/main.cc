@@ -173,6 +173,30 @@ int main(int argc, char** argv) {
   logout_cmd->add_option("--authfile", logout.registry.authfile, "Credentials file");
   add_global(logout_cmd);
 
+  distill::AppCommand appc;
+  CLI::App* app_cmd = app.add_subcommand("app", "Build an image of a program and exactly its run-time closure");
+  app_cmd->footer(
+      "\nThe program's interpreter, every shared library it needs (as glibc's loader finds them:\n"
+      "RPATH, LD_LIBRARY_PATH from --env, RUNPATH, ld.so.cache, default dirs), their symlink chains\n"
+      "and directory symlinks are copied from the host (or --sysroot), plus what the loader opens\n"
+      "by itself: libgcc_s, NSS modules named in nsswitch.conf, the CA bundle; a fresh ld.so.cache.\n"
+      "\nExamples:\n"
+      "  distill app /usr/bin/curl --version -o oci:out:curl\n"
+      "  distill app ./build/server --port 8080 -o docker://registry.example:5000/server:1 --explain");
+  app_cmd->add_option("program", appc.program, "PROGRAM [ARGS...] (the image's entrypoint)")->required()->expected(-1);
+  app_cmd->add_option("-o,--output", appc.build.output, "Destination (as for build)")->required();
+  app_cmd->add_option("--sysroot", appc.sysroot, "Take the program and libraries from this root (an unpacked image, a debootstrap tree)");
+  app_cmd->add_option("--env", appc.env, "KEY=VALUE for the image (LD_LIBRARY_PATH also guides the search)");
+  app_cmd->add_option("--base", appc.base, "scratch (default), preset:NAME[:VARIANT], docker://... or oci:...")->capture_default_str();
+  app_cmd->add_option("--user", appc.user, "User to run as (default on scratch: 65532)");
+  app_cmd->add_flag("--explain", appc.explain, "Print why each file is in the image");
+  app_cmd->add_flag("--tzdata", appc.tzdata, "Add /usr/share/zoneinfo");
+  app_cmd->add_option("--compression", appc.build.compression, "Layer compression (as for build)");
+  add_registry_flags(app_cmd, appc.build.registry);
+  add_package_flags(app_cmd, appc.build.packages);
+  add_global(app_cmd);
+  app_cmd->prefix_command(false);
+
   distill::InspectCommand inspect;
   CLI::App* inspect_cmd = app.add_subcommand("inspect", "Show an image's config, layers and files");
   inspect_cmd->footer(
@@ -204,6 +228,7 @@ int main(int argc, char** argv) {
     if (lock_cmd->parsed()) return distill::run_lock(global, lock);
     if (why_cmd->parsed()) return distill::run_why(global, why);
     if (copy_cmd->parsed()) return distill::run_copy(global, copy);
+    if (app_cmd->parsed()) return distill::run_app(global, appc);
     if (push_cmd->parsed()) {
       if (!push.destination.starts_with("docker://")) throw distill::UsageError("push writes to docker://HOST/REPO[:TAG]; use copy for other destinations");
       return distill::run_copy(global, push);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# distill app: images of host programs and exactly their run-time closure.
+#   - curl, openssl and sqlite3 from this machine run from scratch images;
+#   - a C++ program whose exception crosses a shared library found through
+#     $ORIGIN (RPATH) runs (libgcc_s by rule), and getpwnam finds the user
+#     through NSS (nsswitch.conf and /etc/passwd in the image);
+#   - --explain says why each file is there;
+#   - a missing library is an error naming the object that needs it and
+#     where the search looked; a program for another machine is refused
+#     naming both architectures; nothing is written in either case.
+. "$(dirname "$0")/lib.sh"
+need_root
+need podman runc g++ curl openssl sqlite3 jq python3
+
+PM=$(mktemp -d /tmp/e2e-ap.XXXXXX)
+PM=${PM,,}; mkdir -p "$PM"; chmod 0755 "$PM"
+defer "podman --root $PM/root --runroot $PM/run rmi -a -f >/dev/null 2>&1; rm -rf $PM"
+run_image() { # LAYOUT_DIR
+  podman --root "$PM/root" --runroot "$PM/run" --runtime runc run --rm --network none \
+    --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 "oci:$1:app" 2>"$T/podman.err"
+}
+OUT=$PM/images   # podman wants lower-case oci: paths
+mkdir -p "$OUT"
+
+step "host programs from scratch"
+"$DISTILL" app -o "oci:$OUT/curl:app" -q -- "$(command -v curl)" --version >/dev/null || fail "distill app curl failed"
+assert_contains "$(run_image "$OUT/curl")" "curl " "curl --version runs from its closure"
+"$DISTILL" app -o "oci:$OUT/openssl:app" -q -- "$(command -v openssl)" version >/dev/null || fail "distill app openssl failed"
+assert_contains "$(run_image "$OUT/openssl")" "OpenSSL" "openssl version runs"
+"$DISTILL" app -o "oci:$OUT/sqlite:app" -q -- "$(command -v sqlite3)" :memory: "select 40+2" >/dev/null || fail "distill app sqlite3 failed"
+assert_eq "42" "$(run_image "$OUT/sqlite")" "sqlite3 answers"
+
+step "a C++ program: exceptions across a shared library (\$ORIGIN), NSS"
+mkdir -p "$T/cxx"
+cat >"$T/cxx/thrower.cc" <<'CC'
+#include <stdexcept>
+void boom() { throw std::runtime_error("across a shared library"); }
+CC
+cat >"$T/cxx/main.cc" <<'CC'
+#include <cstdio>
+#include <pwd.h>
+#include <stdexcept>
+void boom();
+int main() {
+  try { boom(); } catch (const std::exception& e) { std::printf("caught: %s\n", e.what()); }
+  struct passwd* pw = getpwnam("nonroot");
+  std::printf("nonroot uid: %d\n", pw ? (int)pw->pw_uid : -1);
+}
+CC
+g++ -shared -fPIC -o "$T/cxx/libthrower.so" "$T/cxx/thrower.cc"
+g++ -o "$T/cxx/prog" "$T/cxx/main.cc" -L"$T/cxx" -lthrower -Wl,-rpath,'$ORIGIN'
+"$DISTILL" app -o "oci:$OUT/cxx:app" -q --explain -- "$T/cxx/prog" >/dev/null 2>"$T/explain" || fail "distill app prog failed" "$(cat "$T/explain")"
+out=$(run_image "$OUT/cxx")
+assert_contains "$out" "caught: across a shared library" "the exception crosses libthrower.so"
+assert_contains "$out" "nonroot uid: 65532" "getpwnam through NSS"
+assert_contains "$(cat "$T/explain")" "libthrower.so" "--explain lists the library"
+assert_matches "$(cat "$T/explain")" "found via (RPATH|RUNPATH)" "--explain says how it was found"
+assert_contains "$(cat "$T/explain")" "libgcc_s.so.1" "libgcc_s is in the image"
+# curl does not link libgcc_s: the rule adds it (glibc dlopens it to unwind).
+"$DISTILL" app -o "oci:$T/curl2:app" -q --explain -- "$(command -v curl)" >/dev/null 2>"$T/explain-curl" || fail "distill app curl --explain failed"
+assert_contains "$(cat "$T/explain-curl")" "rule: glibc dlopens libgcc_s.so.1" "--explain gives the rule for libgcc_s"
+
+step "the closure matches the real loader"
+closure=$("$DISTILL" inspect "oci:$OUT/cxx:app" --format json | jq -r '.files[].path' | sort)
+while read -r lib; do
+  [ -n "$lib" ] || continue
+  assert_contains "$closure" "$lib" "the image holds $lib, which the loader loads"
+done < <(LD_TRACE_LOADED_OBJECTS=1 "$T/cxx/prog" | awk '/=>/ {print $3}' | xargs -n1 realpath)
+
+step "a missing library"
+cp "$T/cxx/prog" "$T/cxx/prog-alone"
+mkdir -p "$T/alone" && mv "$T/cxx/prog-alone" "$T/alone/prog"
+run_expect 1 "$DISTILL" app -o "oci:$T/missing:app" -- "$T/alone/prog"
+assert_contains "$RUN_ERR" "libthrower.so (needed by $T/alone/prog; looked in" "the message names the library, its user and the search"
+assert_absent "$T/missing" "nothing is written"
+
+step "a program for another machine"
+cp "$(command -v curl)" "$T/arm-curl"
+# e_machine (offset 18, little-endian) := 183, EM_AARCH64.
+printf '\xb7\x00' | dd of="$T/arm-curl" bs=1 seek=18 conv=notrunc status=none
+run_expect 1 "$DISTILL" app -o "oci:$T/arm:app" -- "$T/arm-curl"
+assert_contains "$RUN_ERR" "aarch64-linux-gnu" "the program's architecture is named"
+assert_contains "$RUN_ERR" "x86_64-linux-gnu" "this machine's architecture is named"
+assert_absent "$T/arm" "nothing is written"
+echo "PASS test_app"
