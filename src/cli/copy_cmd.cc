@@ -25,7 +25,11 @@ nlohmann::json write_anywhere(Store& store, const BuiltArtifact& artifact, const
   nlohmann::json report = {{"destination", dest.str()}, {"digest", top.digest.str()}, {"mediaType", top.media_type}};
   if (dest.transport != ImageRef::Transport::docker) {
     status.phase("writing " + dest.str());
-    write_destination(store, artifact, dest, epoch);
+    BuiltArtifact oci = to_oci(store, artifact);  // OCI layouts hold OCI manifests
+    write_destination(store, oci, dest, epoch);
+    top = oci.top();
+    report["digest"] = top.digest.str();
+    report["mediaType"] = top.media_type;
     status.done(top.digest.str());
     return report;
   }
@@ -62,7 +66,7 @@ int run_copy(const GlobalOptions& global, const CopyCommand& cmd) {
   nlohmann::json report = write_anywhere(store, artifact, dest, source_date_epoch(), cmd.registry, *status);
   report["source"] = src.str();
   if (global.format == "json") std::cout << report.dump(2) << "\n";
-  else std::cout << dest.str() << " " << top.digest.str() << "\n";
+  else std::cout << dest.str() << " " << report["digest"].get<std::string>() << "\n";
   return 0;
 }
 

@@ -1,5 +1,6 @@
 #include "oci/artifact.h"
 
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +63,48 @@ BuiltArtifact describe_artifact(const Store& store, const Descriptor& top) {
     a.images.push_back(describe_image(store, d));
   }
   return a;
+}
+
+BuiltArtifact to_oci(Store& store, const BuiltArtifact& artifact) {
+  static const std::map<std::string, std::string> layer_types = {
+      {"application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.oci.image.layer.v1.tar+gzip"},
+      {"application/vnd.docker.image.rootfs.diff.tar.zstd", "application/vnd.oci.image.layer.v1.tar+zstd"},
+      {"application/vnd.docker.image.rootfs.diff.tar", "application/vnd.oci.image.layer.v1.tar"},
+      {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"}};
+  bool docker = artifact.index ? artifact.index->media_type == media_type::docker_list : false;
+  for (const BuiltImage& img : artifact.images) docker = docker || img.manifest.media_type == media_type::docker_manifest;
+  if (!docker) return artifact;
+  auto put = [&](const nlohmann::json& j, const char* type) {
+    std::string bytes = canonical_json(j);
+    return Descriptor{type, store.put_blob(bytes), bytes.size(), {}, std::nullopt};
+  };
+  BuiltArtifact out = artifact;
+  for (BuiltImage& img : out.images) {
+    if (img.manifest.media_type != media_type::docker_manifest) continue;
+    nlohmann::json m = read_json(store, img.manifest);
+    m["mediaType"] = media_type::manifest;
+    m["config"]["mediaType"] = media_type::config;
+    for (auto& l : m["layers"]) {
+      auto it = layer_types.find(l.value("mediaType", ""));
+      if (it != layer_types.end()) l["mediaType"] = it->second;
+    }
+    for (size_t i = 0; i < img.layers.size() && i < m["layers"].size(); ++i)
+      img.layers[i].blob.media_type = m["layers"][i]["mediaType"].get<std::string>();
+    img.config.media_type = media_type::config;
+    std::optional<Platform> platform = img.manifest.platform;
+    img.manifest = put(m, media_type::manifest);
+    img.manifest.platform = platform;
+  }
+  if (out.index) {
+    nlohmann::json manifests = nlohmann::json::array();
+    for (const BuiltImage& img : out.images) {
+      Descriptor d = img.manifest;
+      d.platform = img.platform;
+      manifests.push_back(d.to_json());
+    }
+    out.index = put({{"schemaVersion", 2}, {"mediaType", media_type::index}, {"manifests", manifests}}, media_type::index);
+  }
+  return out;
 }
 
 std::vector<Descriptor> blobs_in_push_order(const BuiltArtifact& a) {
