@@ -34,7 +34,9 @@ nlohmann::json write_anywhere(Store& store, const BuiltArtifact& artifact, const
     return report;
   }
   registry::Reference ref = registry::Reference::parse(dest.path);
-  registry::Client client(ref.host, registry_options(flags));
+  registry::Options o = registry_options(flags);
+  o.auth.repository = ref.repository;
+  registry::Client client(ref.host, o);
   ThreadPool pool(ThreadPool::default_threads());
   registry::PushReport r = registry::push_artifact(store, artifact, ref, client, status, pool);
   report["pushed"] = r.pushed;
@@ -54,7 +56,9 @@ int run_copy(const GlobalOptions& global, const CopyCommand& cmd) {
   Descriptor top;
   if (src.transport == ImageRef::Transport::docker) {
     registry::Reference ref = registry::Reference::parse(src.path);
-    registry::Client client(ref.host, registry_options(cmd.registry));
+    registry::Options o = registry_options(cmd.registry);
+    o.auth.repository = ref.repository;
+    registry::Client client(ref.host, o);
     ThreadPool pool(ThreadPool::default_threads());
     top = registry::pull_artifact(ref, client, store, *status, pool);
   } else {

@@ -335,9 +335,9 @@ void download_blob(Client& client, const std::string& url, const Digest& expecte
       if (actual != expected || (size && got != *size)) {
         std::error_code ec;
         fs::remove(partial, ec);
-        throw Error(what + ": " + url + " has sha256 " + actual.hex + " and " + std::to_string(got) +
-                    " bytes, but the index promises " + expected.hex +
-                    (size ? " and " + std::to_string(*size) + " bytes" : "") + " (corrupt or tampered)");
+        throw Error(what + ": the bytes from " + url + " (sha256 " + actual.hex + ", " + std::to_string(got) +
+                    " bytes) do not match the expected digest " + expected.str() +
+                    (size ? " and size " + std::to_string(*size) : "") + " (corrupt or tampered); nothing was kept");
       }
       if (::rename(partial.c_str(), store.blob_path(expected).c_str()) != 0)
         throw_errno("cannot store " + store.blob_path(expected).string());

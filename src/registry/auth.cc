@@ -93,7 +93,15 @@ Credentials find_credentials(const std::string& host, const AuthOptions& options
     }
     nlohmann::json j = nlohmann::json::parse(read_file(file), nullptr, false);
     if (j.is_discarded() || !j.is_object()) throw Error(file + " is not valid JSON");
-    for (const std::string& key : host_keys(host)) {
+    // containers-auth.json: "host/ns/repo" keys, the most specific first.
+    std::vector<std::string> keys;
+    for (std::string repo = options.repository; !repo.empty();) {
+      keys.push_back(host + "/" + repo);
+      auto slash = repo.rfind('/');
+      repo = slash == std::string::npos ? "" : repo.substr(0, slash);
+    }
+    for (const std::string& k : host_keys(host)) keys.push_back(k);
+    for (const std::string& key : keys) {
       if (j.contains("credHelpers") && j["credHelpers"].contains(key))
         return from_helper(j["credHelpers"][key].get<std::string>(), host);
       if (j.contains("auths") && j["auths"].contains(key)) {

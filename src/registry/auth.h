@@ -15,6 +15,7 @@ struct Credentials {
 struct AuthOptions {
   std::string creds;     // --creds USER:PASS
   std::string authfile;  // --authfile FILE
+  std::string repository;  // for namespaced auth.json keys ("host/team/app")
 };
 
 /// The credentials for `host` ("127.0.0.1:5000", "docker.io"), or empty.

@@ -185,6 +185,18 @@ class Proxy:
         up = None
         upr = None
         try:
+            # A TLS ClientHello on this plain port (clients that try HTTPS
+            # first): answer as a plain HTTP server does, at once, so the
+            # client falls back instead of waiting for a ServerHello.
+            try:
+                r._fill()
+            except (ClientGone, OSError):
+                return
+            if r.buf[:1] == b"\x16":
+                self.log(f"#{no} TLS handshake on the plain port: 400")
+                client.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                client.close()
+                return
             while True:
                 try:
                     start, headers, raw_head = read_head(r)
@@ -262,7 +274,7 @@ class Proxy:
                     length = -1  # until close
                     close_after = True
 
-                flip_here = bool(flip and method == "GET" and code == 200 and length and length > 0
+                flip_here = bool(flip and method == "GET" and code == 200 and length and length >= max(1, self.args.flip_min_bytes)
                                  and BLOB_PATH.match(path.split("?")[0]))
                 if fault == "truncate" and not length:
                     # Nothing to cut: reset instead, after the head.
@@ -345,6 +357,7 @@ def main():
     ap.add_argument("--status", type=float, default=0.0)
     ap.add_argument("--truncate", type=float, default=0.0)
     ap.add_argument("--flip", type=float, default=0.0)
+    ap.add_argument("--flip-min-bytes", type=int, default=1, help="--flip only bodies at least this long")
     ap.add_argument("--max-consecutive", type=int, default=3)
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
