@@ -10,6 +10,7 @@
 
 PRESETS_HELPERS=$E2E_DIR/helpers/presets
 PRESETS=(static base-nossl base cc python3 java nodejs)
+# shellcheck disable=SC2034 # used by the tests
 VARIANTS=(latest nonroot debug debug-nonroot)
 
 # ------------------------------------------------------------ expectations
@@ -82,6 +83,26 @@ nobody:x:65534:
 tty:x:5:
 staff:x:50:
 nonroot:x:65532:'
+EXPECTED_NSSWITCH='# /etc/nsswitch.conf
+#
+# Example configuration of GNU Name Service Switch functionality.
+# If you have the `glibc-doc-reference'"'"' and `info'"'"' packages installed, try:
+# `info libc "Name Service Switch"'"'"' for information about this file.
+
+passwd:         compat
+group:          compat
+shadow:         compat
+gshadow:        files
+
+hosts:          files dns
+networks:       files
+
+protocols:      db files
+services:       db files
+ethers:         db files
+rpc:            db files
+
+netgroup:       nis'
 EXPECTED_OS_RELEASE='PRETTY_NAME="Distroless"
 NAME="Debian GNU/Linux"
 ID="debian"
@@ -102,6 +123,7 @@ presets_mirror_start() {
   for f in "$clos/presets.amd64.list" "$clos/presets-amd64.amd64.list" "$clos/presets.arm64.list"; do
     if [ ! -s "$f" ] || [ "$f" -ot "$MIRROR_SCRIPTS/lib.sh" ]; then
       note "the presets' package sets are not fetched yet: running fetch-debs.sh"
+      # shellcheck disable=SC2034 # read by lib_mirror.sh's mirror_start
       E2E_MIRROR_FETCH=always
       break
     fi
@@ -174,6 +196,7 @@ prun() {
   shift
   "${PODMAN[@]}" run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 "$@" \
     >"$T/run.out" 2>"$T/run.err" || rc=$?
+  # shellcheck disable=SC2034 # for the caller
   RUN_OUT=$(cat "$T/run.out")
   if [ "$rc" != "$want" ]; then
     fail "podman run exited $rc, expected $want" "command: podman run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 $*" \
@@ -190,7 +213,7 @@ prun() {
 check_preset_structure() {
   local name=$1 variant=$2 ref=$3 arch=$4
   local id=$name:$variant/$arch
-  local dir=${ref%:*} tag=${ref##*:}
+  local dir=${ref%:*}
   CS_JSON=$T/inspect.$name-$variant-$arch.json
   "$DISTILL" inspect "oci:$ref" --arch "$arch" --format json -q >"$CS_JSON" 2>"$T/inspect.err" ||
     fail "distill inspect oci:$ref failed ($id)" "$(cat "$T/inspect.err")"
@@ -211,6 +234,26 @@ check_preset_structure() {
     fail "umoci unpack --image $ref failed ($id)" "$(_show "$T/umoci.log")"
   CS_NAME=$name CS_VARIANT=$variant CS_ARCH=$arch CS_ID=$id
   soft "$id config" _cs_config
+  # A nonroot variant differs from its root twin (checked before it) only in
+  # the config: the same layers, so the tree checks need not run twice.
+  local twin=
+  case $variant in nonroot) twin=latest ;; debug-nonroot) twin=debug ;; esac
+  if [ -n "$twin" ] && [ -f "$T/inspect.$name-$twin-$arch.json" ]; then
+    local ours theirs
+    ours=$(jq -c '[.layers[].digest]' "$CS_JSON")
+    theirs=$(jq -c '[.layers[].digest]' "$T/inspect.$name-$twin-$arch.json")
+    if [ "$ours" = "$theirs" ]; then
+      note "$id: the layers of $name:$twin (tree checked there)"
+      rm -rf "${CS_ROOT%/rootfs}"
+      return 0
+    fi
+    soft "$id layers = $name:$twin's" fail "$id's layers differ from $name:$twin's: a variant should change the config only" \
+      "$id: $ours" "$name:$twin: $theirs"
+  fi
+  soft "$id inspect listing = unpacked tree" _cs_listing
+  if [ "$variant" = latest ] && [ -n "${MIRROR_DIR:-}" ]; then
+    soft "$id package files unchanged" _cs_contents
+  fi
   soft "$id generated files" _cs_generated
   soft "$id merged /usr" _cs_merged_usr
   soft "$id dpkg metadata" _cs_status_d
@@ -225,6 +268,74 @@ check_preset_structure() {
     python3) soft "$id python3" _cs_python3 ;;
   esac
   rm -rf "${CS_ROOT%/rootfs}"
+}
+
+# distill inspect's file list is the tree umoci unpacks: same paths,
+# types, modes, owners and symlink targets.
+_cs_listing() {
+  local theirs ours
+  ours=$(jq -r '.files[] | "\(.path | ltrimstr("/")) \({"file": "f", "directory": "d", "symlink": "l"}[.type] // .type) \(.mode | ltrimstr("0") | ltrimstr("0") | ltrimstr("0")) \(.uid):\(.gid) \(.target // "")"' "$CS_JSON" |
+    sed 's/ $//' | LC_ALL=C sort)
+  theirs=$(cd "$CS_ROOT" && find . -mindepth 1 -printf '%P %y %m %U:%G %l\n' | sed 's/ $//' | LC_ALL=C sort)
+  if [ "$ours" != "$theirs" ]; then
+    fail "distill inspect's file list of $CS_ID differs from the tree umoci unpacks" \
+      "$(diff <(echo "$ours") <(echo "$theirs") | head -n 30)" "(< inspect, > umoci)"
+  fi
+}
+
+# The listed packages' files are in the image unchanged (bytes, modes,
+# symlink targets; merged /usr), except the docs distill strips; the status.d
+# records are the .debs' control and md5sums members verbatim.
+_cs_contents() {
+  local tree=$T/debtree.$CS_NAME-$CS_ARCH name version arch deb
+  rm -rf "$tree"
+  mkdir -p "$tree"
+  while read -r name; do
+    version=$(sed -n 's/^Version: //p' "$CS_ROOT/var/lib/dpkg/status.d/$name")
+    arch=$(sed -n 's/^Architecture: //p' "$CS_ROOT/var/lib/dpkg/status.d/$name")
+    deb=$(find "$MIRROR_DIR/pool" -name "${name}_${version#*:}_${arch}.deb" | head -n1)
+    [ -n "$deb" ] || fail "$CS_ID: no .deb for $name $version $arch in the mirror"
+    dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./control >"$T/control"
+    cmp -s "$T/control" "$CS_ROOT/var/lib/dpkg/status.d/$name" ||
+      fail "$CS_ID: status.d/$name is not the .deb's control file verbatim" \
+        "$(diff "$T/control" "$CS_ROOT/var/lib/dpkg/status.d/$name" | head -n 10)"
+    dpkg-deb --ctrl-tarfile "$deb" | tar -t >"$T/ctrl.list"
+    if grep -qx './md5sums' "$T/ctrl.list"; then
+      dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./md5sums >"$T/md5sums"
+      _cs_md5sums "$name" "$T/md5sums" "$CS_ROOT/var/lib/dpkg/status.d/$name.md5sums"
+    fi
+    case $name in ca-certificates | busybox-static) continue ;; esac  # derived
+    dpkg-deb -x "$deb" "$tree"
+  done < <(find "$CS_ROOT/var/lib/dpkg/status.d" -maxdepth 1 -type f ! -name '*.md5sums' -printf '%f\n' | LC_ALL=C sort)
+  "$PYTHON" "$PRESETS_HELPERS/compare_debs.py" "$CS_ROOT" "$tree" >"$T/compare.out" 2>&1 ||
+    fail "$CS_ID: package files differ from the .debs" "$(cat "$T/compare.out")"
+  note "$CS_ID: $(tail -n1 "$T/compare.out")"
+  rm -rf "$tree"
+}
+
+# _cs_md5sums NAME DEB_MD5SUMS IMAGE_MD5SUMS: the image's md5sums are the
+# .deb's lines (distroless copies them verbatim; distill may leave out the
+# lines of files it strips): no line changed or added, only lines of files
+# absent from the image left out, and every listed file that is present has
+# that md5.
+_cs_md5sums() {
+  local name=$1 deb=$2 img=$3 added dropped present bad
+  added=$(LC_ALL=C comm -13 <(LC_ALL=C sort "$deb") <(LC_ALL=C sort "$img"))
+  assert_eq "" "$added" "$CS_ID: lines of status.d/$name.md5sums that are not in the .deb's md5sums"
+  dropped=$(LC_ALL=C comm -23 <(LC_ALL=C sort "$deb") <(LC_ALL=C sort "$img") | sed 's/^[0-9a-f]*  //')
+  present=$(cd "$CS_ROOT" && while IFS= read -r f; do [ -z "$f" ] || [ ! -f "$f" ] || echo "/$f"; done <<<"$dropped")
+  assert_eq "" "$present" "$CS_ID: files in the image whose lines status.d/$name.md5sums leaves out"
+  bad=$(cd "$CS_ROOT" && while IFS= read -r line; do
+      f=${line#*  }
+      [ "$f" != usr/lib/os-release ] || continue # replaced by the generated one, as in distroless
+      [ -f "$f" ] && [ "$(md5sum <"$f" | cut -d' ' -f1)" != "${line%%  *}" ] && echo "/$f"
+    done <"$img" || true)
+  case $name in
+    ca-certificates) ;; # derived: its files are not the package's
+    *) assert_eq "" "$bad" "$CS_ID: files whose md5 is not the one in status.d/$name.md5sums" ;;
+  esac
+  MD5_LISTED_ABSENT=$(cd "$CS_ROOT" && while IFS= read -r line; do f=${line#*  }; [ -e "$f" ] || echo "$f"; done <"$img" | wc -l)
+  [ "$MD5_LISTED_ABSENT" = 0 ] || note "$CS_ID: status.d/$name.md5sums lists $MD5_LISTED_ABSENT files the image does not hold"
 }
 
 _cs_file() { jq -c --arg p "$1" '.files[] | select(.path == $p)' "$CS_JSON"; }
@@ -277,7 +388,11 @@ _cs_generated() {
   _cs_entry /root "directory 0700 0:0"
   _cs_entry /home "directory 0755 0:0"
   _cs_entry /home/nonroot "directory 0700 65532:65532"
-  assert_matches "$(sed -n 's/^hosts: *//p' "$R/etc/nsswitch.conf")" '^files dns$' "hosts: line of /etc/nsswitch.conf in $CS_ID"
+  assert_eq "$(printf '%s\n' "$EXPECTED_NSSWITCH" | sha256sum)" "$(sha256sum <"$R/etc/nsswitch.conf")" \
+    "/etc/nsswitch.conf of $CS_ID (distroless.md §4.6): $(diff <(printf '%s\n' "$EXPECTED_NSSWITCH") "$R/etc/nsswitch.conf" | head -n 10)"
+  # No maintainer scripts ran: no /etc/localtime or /etc/timezone (UTC).
+  assert_absent "$R/etc/localtime" "$CS_ID must have no /etc/localtime (tzdata's postinst does not run)"
+  assert_absent "$R/etc/timezone" "$CS_ID must have no /etc/timezone"
   # CA bundle: derived from ca-certificates, mode 0555, > 100 certificates.
   _cs_entry /etc/ssl/certs/ca-certificates.crt "file 0555 0:0"
   local n
@@ -304,7 +419,7 @@ _cs_generated() {
       local ours theirs
       theirs=$(/sbin/ldconfig -p -C "$R/tmp/.oracle-ld.so.cache" | awk '/=>/ { print $1, $2 }' | LC_ALL=C sort)
       ours=$(/sbin/ldconfig -p -C "$R/etc/ld.so.cache" | awk '/=>/ { print $1, $2 }' | LC_ALL=C sort)
-      rm -f "$R/tmp/.oracle-ld.so.cache"
+      rm -f "$R/tmp/.oracle-ld.so.cache" "$R/var/cache/ldconfig/aux-cache"
       assert_eq "$theirs" "$ours" "libraries in $CS_ID's /etc/ld.so.cache vs the host's ldconfig -r on its tree"
     fi
   fi
@@ -312,7 +427,7 @@ _cs_generated() {
   # /usr/share/doc/<pkg> symlinks too, unless such a symlink points to a
   # package that the preset does not list (as python3.13-venv -> python3.13).
   local p d t
-  for p in $(cd "$R/var/lib/dpkg/status.d" && ls | grep -v '\.md5sums$'); do
+  while read -r p; do
     d=$R/usr/share/doc/$p
     if [ -L "$d" ]; then
       t=$(readlink "$d")
@@ -320,7 +435,7 @@ _cs_generated() {
       [ -e "$d" ] || continue
     fi
     [ -f "$d/copyright" ] || fail "$CS_ID: /usr/share/doc/$p/copyright is missing"
-  done
+  done < <(find "$R/var/lib/dpkg/status.d" -maxdepth 1 -type f ! -name '*.md5sums' -printf '%f\n')
 }
 
 _cs_merged_usr() {
@@ -331,7 +446,7 @@ _cs_merged_usr() {
     assert_eq "usr/$d" "$(readlink "$CS_ROOT/$d")" "/$d in the unpacked rootfs of $CS_ID"
   done
   local under
-  under=$(jq -r '.files[].path | select(test("^/(bin|sbin|lib|lib32|lib64|libx32)/"))' "$CS_JSON" | head -n 20)
+  under=$(jq -r '.files[].path | select(test("^/(bin|sbin|lib|lib32|lib64|libx32)/"))' "$CS_JSON" | sed -n 1,20p)
   assert_eq "" "$under" "entries below /bin /sbin /lib /lib64 in $CS_ID (merged /usr: only the symlinks)"
   local other
   other=$(jq -r '.files[] | select(.path | test("^/(lib32|libx32)$")) | .path' "$CS_JSON")
