@@ -183,7 +183,7 @@ http::Response Client::send(http::Request request, const std::string& scope) {
     http::Response resp = m->http->fetch(r, 64 << 20);
     if (resp.status != 401 || attempt == 1) {
       if (resp.status == 401 || resp.status == 403)
-        throw Error(m->host + ": access denied for " + scope + " (" + registry_error(resp) +
+        throw Error(m->host + ": access denied" + (scope.empty() ? std::string() : " for " + scope) + " (" + registry_error(resp) +
                     (m->creds.empty() ? "; no credentials found: distill login " + m->host + " or --creds"
                                       : "; check the user's permissions and password") + ")");
       return resp;
