@@ -108,7 +108,8 @@ if [ "$pm" != "${pm,,}" ]; then mv -T "$pm" "${pm,,}"; pm=${pm,,}; fi
 PODMAN=(podman --root "$pm/root" --runroot "$pm/run" --tmpdir "$pm/tmp" --events-backend file)
 served_port=""
 cleanup() {
-  "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1 || true
+  set +e
+  "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
   local m
   findmnt -rn -o TARGET 2>/dev/null | grep -F "$pm/" | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf "$pm"

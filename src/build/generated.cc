@@ -119,6 +119,31 @@ void put_utf(std::string& s, const std::string& v) {
   s += v;
 }
 
+std::vector<std::string> applets_in(const std::string& binary) {
+  // Several places may hold "[\0[[\0"; the applet table is the one that
+  // reads as the longest sorted run of names.
+  std::vector<std::string> best;
+  static const std::string start("[\0[[\0", 5);
+  for (size_t at = binary.find(start); at != std::string::npos; at = binary.find(start, at + 1)) {
+    std::vector<std::string> out;
+    size_t pos = at;
+    while (pos < binary.size()) {
+      size_t end = binary.find('\0', pos);
+      if (end == std::string::npos || end == pos) break;
+      std::string name = binary.substr(pos, end - pos);
+      bool ok = name.size() < 32;
+      for (char c : name)
+        ok = ok && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '[' ||
+                    c == '-' || c == '_' || c == '.');
+      if (!ok || (!out.empty() && name <= out.back())) break;
+      out.push_back(name);
+      pos = end + 1;
+    }
+    if (out.size() > best.size()) best = std::move(out);
+  }
+  return best;
+}
+
 }  // namespace
 
 std::string ca_bundle(const deb::DebContents& deb) {
@@ -218,7 +243,16 @@ bool derive_package(const std::string& name, deb::DebContents& deb, std::vector<
     if (entries.empty() || entries.front().path != "busybox/busybox")
       if (std::none_of(entries.begin(), entries.end(), [](const LayerEntry& e) { return e.path == "busybox/busybox"; }))
         throw Error("busybox-static: the package has no /bin/busybox");
-    for (const std::string& applet : busybox_applets())
+    // Link only applets this busybox has: its sorted, NUL-separated
+    // applet_names table ("[\0[[\0acpid\0...") is read from the binary (it
+    // cannot be run for another architecture). distroless's list is the
+    // fallback when the table is not found.
+    std::string binary;
+    for (const LayerEntry& e : entries)
+      if (e.path == "busybox/busybox") binary = read_slice(e);
+    std::vector<std::string> applets = applets_in(binary);
+    if (applets.size() < 50) applets = busybox_applets();
+    for (const std::string& applet : applets)
       if (applet != "busybox") entries.push_back(symlink("busybox/" + applet, "/busybox/busybox"));
     add_parents(entries);
     return true;

@@ -304,7 +304,7 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
   std::string strip;
   for (const std::string& s : deb_options.strip) strip += s + ",";
   for (const std::vector<size_t>& group : group_packages(packages, max_layers)) {
-    nlohmann::json key = {"distill-deb-layer-v3", deb_options.merged_usr, strip, options.compression.str(), options.epoch};
+    nlohmann::json key = {"distill-deb-layer-v4", deb_options.merged_usr, strip, options.compression.str(), options.epoch};
     std::string created_by = "distill: package";
     for (size_t i : group) {
       const LockedPackage& p = packages[i];

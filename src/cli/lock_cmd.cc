@@ -1,14 +1,17 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "build/presets.h"
 #include "cli/package_support.h"
 
 namespace distill {
 
 namespace {
 
-Spec spec_with_contents(const std::string& file) {
+/// The spec as build sees it: on top of its preset when it says from: preset:.
+Spec spec_with_contents(const std::string& file, const ResolveOptions& options) {
   Spec spec = parse_spec_file(file);
+  if (spec.from.starts_with("preset:")) spec = overlay(preset_spec(PresetRef::parse(spec.from.substr(7)), options.suite), spec);
   if (!spec.contents || spec.contents->packages.empty())
     throw Error(file + ": the spec lists no packages (contents.packages); there is nothing to lock");
   return spec;
@@ -19,7 +22,7 @@ Spec spec_with_contents(const std::string& file) {
 int run_lock(const GlobalOptions& global, const LockCommand& cmd) {
   ResolveOptions options = resolve_options(cmd.packages);
   auto status = Status::for_stderr(global.quiet);
-  Spec spec = spec_with_contents(cmd.spec);
+  Spec spec = spec_with_contents(cmd.spec, options);
   Store store(global.cache_dir.empty() ? Store::default_root() : fs::path(global.cache_dir));
   http::Client client;
   Lockfile lock = resolve_packages(spec, options, client, store, *status);
@@ -41,7 +44,7 @@ int run_lock(const GlobalOptions& global, const LockCommand& cmd) {
 int run_why(const GlobalOptions& global, const WhyCommand& cmd) {
   ResolveOptions options = resolve_options(cmd.packages);
   auto status = Status::for_stderr(global.quiet);
-  Spec spec = spec_with_contents(cmd.spec);
+  Spec spec = spec_with_contents(cmd.spec, options);
   Store store(global.cache_dir.empty() ? Store::default_root() : fs::path(global.cache_dir));
   http::Client client;
   // Resolve afresh (indexes come from the cache): the chain needs the graph.
@@ -61,6 +64,15 @@ int run_why(const GlobalOptions& global, const WhyCommand& cmd) {
     if (r.parent.empty()) break;
     cur = r.parent;
   }
+  // A package the spec's preset lists, rather than the spec itself.
+  Spec own = parse_spec_file(cmd.spec);
+  auto requested_by = [&](const std::string& name) {
+    bool mine = false;
+    if (own.contents)
+      for (const auto& r : own.contents->packages) mine = mine || r.name == name;
+    if (!mine && own.from.starts_with("preset:")) return "listed by " + own.from;
+    return "requested in " + cmd.spec;
+  };
   bool excluded = false;
   for (const std::string& e : lock.excluded[arch]) excluded = excluded || e == cmd.package;
   if (global.format == "json") {
@@ -76,7 +88,7 @@ int run_why(const GlobalOptions& global, const WhyCommand& cmd) {
   for (size_t i = 0; i < chain.size(); ++i) {
     const auto& c = chain[i];
     std::cout << std::string(2 * i, ' ') << c["package"].get<std::string>() << " " << c["version"].get<std::string>();
-    if (c["neededBy"].get<std::string>().empty()) std::cout << " (requested in " << cmd.spec << ")\n";
+    if (c["neededBy"].get<std::string>().empty()) std::cout << " (" << requested_by(c["package"].get<std::string>()) << ")\n";
     else std::cout << " is needed by " << c["neededBy"].get<std::string>() << " (" << c["via"].get<std::string>() << ")\n";
   }
   return 0;
