@@ -45,4 +45,16 @@ unsigned ThreadPool::default_threads() {
   return n ? n : 1;
 }
 
+void wait_all(std::vector<std::future<void>>& jobs) {
+  std::exception_ptr first;
+  for (auto& job : jobs) {
+    try {
+      job.get();
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
+
 }  // namespace distill

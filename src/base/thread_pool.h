@@ -46,4 +46,8 @@ class ThreadPool {
   bool m_stopping = false;
 };
 
+/// Waits for every job, then rethrows the first failure: no job is left
+/// running against state the caller is about to unwind.
+void wait_all(std::vector<std::future<void>>& jobs);
+
 }  // namespace distill

@@ -201,15 +201,7 @@ void download_packages(const Lockfile& lock, http::Client& client, Store& store,
         status.progress(done);
       });
     }));
-  std::string first_error;
-  for (auto& j : jobs) {
-    try {
-      j.get();
-    } catch (const Error& e) {
-      if (first_error.empty()) first_error = e.what();
-    }
-  }
-  if (!first_error.empty()) throw Error(first_error);
+  wait_all(jobs);
   status.done(human_size(total));
 }
 

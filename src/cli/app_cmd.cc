@@ -32,24 +32,7 @@ class PathCollector {
  private:
   std::string host(const std::string& p) const { return m_root == "/" ? p : m_root + p; }
 
-  static std::string normalize(const std::string& p) {
-    std::vector<std::string> parts;
-    size_t start = 0;
-    while (start <= p.size()) {
-      size_t end = p.find('/', start);
-      if (end == std::string::npos) end = p.size();
-      std::string part = p.substr(start, end - start);
-      if (part == "..") {
-        if (!parts.empty()) parts.pop_back();
-      } else if (!part.empty() && part != ".") {
-        parts.push_back(part);
-      }
-      start = end + 1;
-    }
-    std::string out;
-    for (const auto& part : parts) out += "/" + part;
-    return out.empty() ? "/" : out;
-  }
+  static std::string normalize(const std::string& p) { return elf::normalize_path(p); }
 
   void follow(const std::string& path, const std::string& reason, int depth) {
     if (depth > 40) throw Error("too many symlinks resolving " + path);

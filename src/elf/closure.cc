@@ -98,7 +98,7 @@ std::string dirname(const std::string& p) {
   return slash == 0 ? "/" : slash == std::string::npos ? "." : p.substr(0, slash);
 }
 
-std::string normalize(const std::string& p) {
+std::string normalize_impl(const std::string& p) {
   std::vector<std::string> parts;
   size_t start = 0;
   while (start <= p.size()) {
@@ -120,7 +120,7 @@ std::string normalize(const std::string& p) {
 /// The path with every symlink resolved inside the root.
 std::string resolve_links(const std::string& root, const std::string& path) {
   std::string done;
-  std::string rest = normalize(path);
+  std::string rest = normalize_impl(path);
   for (int hops = 0; hops < 64;) {
     size_t start = 1;
     std::string cur;
@@ -135,7 +135,7 @@ std::string resolve_links(const std::string& root, const std::string& path) {
         buf[n] = 0;
         std::string target = buf;
         std::string tail = end < rest.size() ? rest.substr(end) : "";
-        rest = normalize((target.starts_with("/") ? target : dirname(cur) + "/" + target) + tail);
+        rest = normalize_impl((target.starts_with("/") ? target : dirname(cur) + "/" + target) + tail);
         changed = true;
         ++hops;
         break;
@@ -175,6 +175,8 @@ std::optional<std::map<std::string, std::string>> read_ld_cache(const std::strin
 }
 
 }  // namespace
+
+std::string normalize_path(const std::string& path) { return normalize_impl(path); }
 
 std::optional<ElfInfo> read_elf(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

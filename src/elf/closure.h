@@ -52,6 +52,9 @@ struct Closure {
 /// is not a dynamically linked ELF file for this root's architecture.
 Closure resolve_closure(const std::string& program, const ClosureOptions& options);
 
+/// "/a//b/../c/." -> "/a/c", lexically (no symlinks followed).
+std::string normalize_path(const std::string& path);
+
 /// The Debian multiarch triplet for an ELF machine (x86_64-linux-gnu).
 std::string triplet_for_machine(uint16_t machine, bool is64);
 

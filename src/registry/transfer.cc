@@ -79,15 +79,7 @@ PushReport push_artifact(Store& store, const BuiltArtifact& artifact, const Refe
       (u == Client::Upload::uploaded ? report.pushed : u == Client::Upload::mounted ? report.mounted : report.skipped)
           .push_back(d.digest.str());
     }));
-  std::string first_error;
-  for (auto& j : jobs) {
-    try {
-      j.get();
-    } catch (const Error& e) {
-      if (first_error.empty()) first_error = e.what();
-    }
-  }
-  if (!first_error.empty()) throw Error(first_error);
+  wait_all(jobs);
   // Manifests by digest, then the tag (or the digest) on the top one.
   for (const BuiltImage& img : artifact.images) {
     if (!artifact.index) break;
@@ -142,15 +134,7 @@ Descriptor pull_artifact(const Reference& ref, Client& client, Store& store, Sta
         status.progress(done);
       });
     }));
-  std::string first_error;
-  for (auto& job : jobs) {
-    try {
-      job.get();
-    } catch (const Error& e) {
-      if (first_error.empty()) first_error = e.what();
-    }
-  }
-  if (!first_error.empty()) throw Error(first_error);
+  wait_all(jobs);
   status.done(human_size(total));
   MountHints hints(store, ref.host);
   for (const Descriptor& d : blobs) hints.seen(d.digest, ref.repository);
