@@ -1,199 +1,398 @@
 #include "elf/closure.h"
 
 #include <elf.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <deque>
 #include <set>
 
 #include "base/error.h"
-#include "base/fs.h"
+#include "elf/ldcache.h"
+#include "elf/rootfs.h"
 
 namespace distill::elf {
 
 namespace {
 
-template <typename Ehdr, typename Phdr, typename Dyn>
-std::optional<ElfInfo> parse(const std::string& data) {
-  if (data.size() < sizeof(Ehdr)) return std::nullopt;
-  Ehdr eh;
-  std::memcpy(&eh, data.data(), sizeof eh);
+/// The Debian architecture whose ldconfig flags ld.so accepts for `machine`.
+std::string debian_arch(uint16_t machine) {
+  switch (machine) {
+    case EM_X86_64: return "amd64";
+    case EM_AARCH64: return "arm64";
+    case EM_ARM: return "armhf";
+    case EM_S390: return "s390x";
+    case EM_PPC64: return "ppc64el";
+    case EM_RISCV: return "riscv64";
+  }
+  return "i386";  // no arch flag: FLAG_ELF_LIBC6 alone
+}
+
+/// LDSO_ARCH of musl's loader name (/lib/ld-musl-<arch>.so.1).
+std::string musl_arch(uint16_t machine) {
+  switch (machine) {
+    case EM_X86_64: return "x86_64";
+    case EM_AARCH64: return "aarch64";
+    case EM_386: return "i386";
+    case EM_ARM: return "armhf";
+    case EM_S390: return "s390x";
+    case EM_PPC64: return "powerpc64le";
+    case EM_RISCV: return "riscv64";
+  }
+  return "unknown";
+}
+
+std::string join(const std::string& dir, const std::string& rest) {
+  // Not normalized: the loader keeps "bin/../lib" as it built it.
+  return (dir.ends_with("/") ? dir : dir + "/") + rest;
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+void replace_all(std::string& s, const std::string& token, const std::string& value) {
+  for (size_t at = 0; (at = s.find(token, at)) != std::string::npos; at += value.size()) s.replace(at, token.size(), value);
+}
+
+/// musl's names for parts of its libc, all served by the loader itself
+/// (load_library's "reserved" list: lib + one of these + anything).
+bool is_musl_libc_name(const std::string& name) {
+  for (const char* part : {"c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."})
+    if (name.starts_with("lib") && name.compare(3, std::strlen(part), part) == 0) return true;
+  return false;
+}
+
+/// The directory whose glibc-hwcaps subdirectories hold variants of a
+/// library at `path`: D for D/NAME and for D/glibc-hwcaps/X/NAME.
+std::string hwcaps_family(const std::string& path) {
+  std::string dir = dirname(path);
+  return basename(dirname(dir)) == "glibc-hwcaps" ? dirname(dirname(dir)) : dir;
+}
+
+/// A library as a search found it; `family` is where its glibc-hwcaps
+/// variants live ("" when variants do not apply).
+struct Hit {
+  std::string path;
   ElfInfo info;
-  info.is64 = sizeof(Ehdr) == sizeof(Elf64_Ehdr);
-  info.machine = eh.e_machine;
-  info.type = eh.e_type;
-  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phoff + uint64_t(eh.e_phnum) * sizeof(Phdr) > data.size()) return info;
-  std::vector<Phdr> ph(eh.e_phnum);
-  std::memcpy(ph.data(), data.data() + eh.e_phoff, eh.e_phnum * sizeof(Phdr));
-  uint64_t dyn_off = 0, dyn_size = 0;
-  for (const Phdr& p : ph) {
-    if (p.p_type == PT_INTERP && p.p_offset + p.p_filesz <= data.size())
-      info.interpreter = std::string(data.data() + p.p_offset, ::strnlen(data.data() + p.p_offset, p.p_filesz));
-    if (p.p_type == PT_DYNAMIC) {
-      dyn_off = p.p_offset;
-      dyn_size = p.p_filesz;
-    }
-  }
-  if (!dyn_size || dyn_off + dyn_size > data.size()) return info;
-  std::vector<Dyn> dyn(dyn_size / sizeof(Dyn));
-  std::memcpy(dyn.data(), data.data() + dyn_off, dyn.size() * sizeof(Dyn));
-  uint64_t strtab = 0;
-  for (const Dyn& d : dyn)
-    if (d.d_tag == DT_STRTAB) strtab = d.d_un.d_ptr;
-  uint64_t str_off = 0;
-  bool mapped = false;
-  for (const Phdr& p : ph)
-    if (p.p_type == PT_LOAD && strtab >= p.p_vaddr && strtab < p.p_vaddr + p.p_filesz) {
-      str_off = p.p_offset + (strtab - p.p_vaddr);
-      mapped = true;
-    }
-  if (!mapped) return info;
-  auto str = [&](uint64_t o) -> std::string {
-    if (str_off + o >= data.size()) return "";
-    const char* s = data.data() + str_off + o;
-    return std::string(s, ::strnlen(s, data.size() - str_off - o));
+  std::string via;
+  std::string family;
+};
+
+class Resolver {
+ public:
+  Resolver(const ClosureOptions& options, const ElfInfo& target, std::string interpreter);
+
+  /// The program or library at the top, then everything it loads.
+  Closure run(const std::string& path, const ElfInfo& info, bool is_program);
+
+ private:
+  struct Node {
+    std::string path;
+    ElfInfo info;
+    int parent;          // the loader's index, -1 for the root
+    std::string origin;  // $ORIGIN
   };
-  auto split = [](const std::string& s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-      size_t end = s.find(':', start);
-      if (end == std::string::npos) end = s.size();
-      out.push_back(s.substr(start, end - start));
-      start = end + 1;
-    }
-    return out;
-  };
-  for (const Dyn& d : dyn) {
-    if (d.d_tag == DT_NULL) break;
-    if (d.d_tag == DT_NEEDED) info.needed.push_back(str(d.d_un.d_val));
-    if (d.d_tag == DT_SONAME) info.soname = str(d.d_un.d_val);
-    if (d.d_tag == DT_RPATH) info.rpath = split(str(d.d_un.d_val));
-    if (d.d_tag == DT_RUNPATH) {
-      info.runpath = split(str(d.d_un.d_val));
-      info.has_runpath = true;
-    }
-    if (d.d_tag == DT_FLAGS_1 && (d.d_un.d_val & DF_1_NODEFLIB)) info.nodeflib = true;
+
+  void add_interpreter(const std::string& needed_by, bool report);
+  int add_node(const std::string& path, const ElfInfo& info, int parent, std::string origin);
+  void load(int loader, const std::string& name);
+  void add_found(int loader, const std::string& name, const Hit& hit);
+  void add_variants(int loader, const std::string& name, const Hit& hit);
+  void add_libc_alias(int loader, const std::string& name);
+
+  std::optional<ElfInfo> compatible(const std::string& path) const;
+  std::optional<Hit> search_dir(const std::string& dir, const std::string& name, const std::string& via) const;
+  std::optional<Hit> from_base(const std::string& name, std::vector<std::string>& looked) const;
+  std::string expand(const std::string& entry, const std::string& origin) const;
+  std::optional<Hit> search_glibc(int loader, const std::string& name, std::vector<std::string>& looked) const;
+  std::optional<Hit> search_glibc_system(int loader, const std::string& name, std::vector<std::string>& looked) const;
+  std::optional<Hit> search_musl(int loader, const std::string& name, std::vector<std::string>& looked,
+                                 std::string& problem) const;
+  std::optional<Hit> musl_open(const std::string& path, const std::string& via, std::string& problem) const;
+  std::vector<std::string> musl_rpath(int i) const;
+  std::pair<std::vector<std::string>, std::string> musl_system_path() const;
+
+  const ClosureOptions& m_options;
+  RootFs m_fs;
+  uint16_t m_machine;
+  bool m_is64;
+  std::string m_interpreter;
+  bool m_musl;
+  std::string m_triplet;
+  std::vector<std::string> m_defaults;
+  std::optional<LdCache> m_cache;
+  LoadedObject m_loader_object;  // what the interpreter resolved to (path, found_via)
+
+  Closure m_closure;
+  std::vector<Node> m_nodes;
+  std::set<std::string> m_loaded_names, m_loaded_paths;
+  std::deque<std::pair<int, std::string>> m_queue;  // (loader, needed name): breadth first
+};
+
+Resolver::Resolver(const ClosureOptions& options, const ElfInfo& target, std::string interpreter)
+    : m_options(options),
+      m_fs(options.root),
+      m_machine(target.machine),
+      m_is64(target.is64),
+      m_interpreter(std::move(interpreter)),
+      m_musl(is_musl_interpreter(m_interpreter)),
+      m_triplet(triplet_for_machine(target.machine, target.is64)),
+      m_defaults({"/lib/" + m_triplet, "/usr/lib/" + m_triplet, "/lib", "/usr/lib"}) {
+  if (!m_musl)
+    if (auto text = m_fs.read_text("/etc/ld.so.cache")) m_cache = LdCache::parse(*text);
+}
+
+Closure Resolver::run(const std::string& path, const ElfInfo& info, bool is_program) {
+  m_closure.interpreter = m_interpreter;
+  m_closure.musl = m_musl;
+  // A program's $ORIGIN comes from /proc/self/exe (symlinks resolved); a
+  // dlopened object's from the path it was opened by.
+  add_node(path, info, -1, dirname(is_program ? m_fs.resolve(path) : path));
+  m_closure.objects.push_back({path, path, "", is_program ? "program" : "library"});
+  if (!m_interpreter.empty()) add_interpreter(path, is_program);
+  while (!m_queue.empty()) {
+    auto [loader, name] = m_queue.front();
+    m_queue.pop_front();
+    load(loader, name);
   }
+  return std::move(m_closure);
+}
+
+void Resolver::add_interpreter(const std::string& needed_by, bool report) {
+  // The kernel maps the interpreter first; the loader counts it as loaded.
+  m_loaded_names.insert(basename(m_interpreter));
+  std::optional<std::string> base = m_options.base_provides ? m_options.base_provides(m_interpreter) : std::nullopt;
+  if (base) {
+    m_loader_object = {m_interpreter, *base, needed_by, "base image"};
+  } else if (auto interp = m_fs.read_elf(m_interpreter)) {
+    m_loader_object = {m_interpreter, m_interpreter, needed_by, "interpreter"};
+    m_loaded_paths.insert(m_fs.resolve(m_interpreter));
+    if (!interp->soname.empty()) m_loaded_names.insert(interp->soname);
+  } else {
+    m_closure.missing.push_back(m_interpreter + " (the program interpreter of " + needed_by + ")");
+    return;
+  }
+  if (report) m_closure.objects.push_back(m_loader_object);
+}
+
+int Resolver::add_node(const std::string& path, const ElfInfo& info, int parent, std::string origin) {
+  int index = static_cast<int>(m_nodes.size());
+  m_nodes.push_back({path, info, parent, std::move(origin)});
+  for (const std::string& n : info.needed) m_queue.emplace_back(index, n);
+  return index;
+}
+
+void Resolver::load(int loader, const std::string& name) {
+  if (m_loaded_names.count(name)) return;
+  if (m_musl && (is_musl_libc_name(name) || name == m_interpreter)) return add_libc_alias(loader, name);
+  m_loaded_names.insert(name);
+  std::vector<std::string> looked;
+  std::string problem;
+  std::optional<Hit> hit = m_musl ? search_musl(loader, name, looked, problem) : search_glibc(loader, name, looked);
+  // A copy: m_nodes grows below.
+  const std::string loader_path = m_nodes[static_cast<size_t>(loader)].path;
+  if (!hit) {
+    m_closure.missing.push_back(name + " (needed by " + loader_path + "; " +
+                                (problem.empty() ? "looked in " + join_list(looked) : problem) + ")");
+  } else if (hit->via == "base image") {
+    m_closure.objects.push_back({name, hit->path, loader_path, hit->via});
+  } else {
+    add_found(loader, name, *hit);
+  }
+}
+
+void Resolver::add_found(int loader, const std::string& name, const Hit& hit) {
+  // glibc also matches later names against SONAMEs; musl only by file name.
+  if (!m_musl && !hit.info.soname.empty()) m_loaded_names.insert(hit.info.soname);
+  if (!m_loaded_paths.insert(m_fs.resolve(hit.path)).second) return;  // the same object under another name
+  m_closure.objects.push_back({name, hit.path, m_nodes[static_cast<size_t>(loader)].path, hit.via});
+  add_node(hit.path, hit.info, loader, dirname(hit.path));
+  if (!hit.family.empty()) add_variants(loader, name, hit);
+}
+
+void Resolver::add_variants(int loader, const std::string& name, const Hit& hit) {
+  // Another CPU loads D/glibc-hwcaps/X/NAME (or D/NAME) instead: all of them
+  // go in, each with its own dependencies, loaded by the same loader.
+  std::string file = basename(hit.path);
+  std::vector<std::string> candidates = {join(hit.family, file)};
+  for (const std::string& sub : m_fs.list(join(hit.family, "glibc-hwcaps")))
+    candidates.push_back(join(hit.family, "glibc-hwcaps/" + sub + "/" + file));
+  for (const std::string& path : candidates) {
+    if (path == hit.path) continue;
+    auto info = compatible(path);
+    if (!info || !m_loaded_paths.insert(m_fs.resolve(path)).second) continue;
+    m_closure.objects.push_back({name, path, hit.path, "glibc-hwcaps variant"});
+    add_node(path, *info, loader, dirname(path));
+  }
+}
+
+void Resolver::add_libc_alias(int loader, const std::string& name) {
+  m_loaded_names.insert(name);
+  const std::string& by = m_nodes[static_cast<size_t>(loader)].path;
+  if (m_loader_object.found_via.empty())
+    m_closure.missing.push_back(name + " (needed by " + by + "; it is musl's loader " + m_interpreter + ", which is missing)");
+  else
+    m_closure.objects.push_back({name, m_loader_object.path, by, m_loader_object.found_via});
+}
+
+std::optional<ElfInfo> Resolver::compatible(const std::string& path) const {
+  if (!m_fs.is_file(path)) return std::nullopt;
+  auto info = m_fs.read_elf(path);
+  if (!info || info->machine != m_machine || info->is64 != m_is64) return std::nullopt;  // wrong class or machine
   return info;
 }
 
-/// Joins an absolute path onto the root, following symlinks inside it
-/// (absolute targets stay inside the root, as in a chroot).
-std::string in_root(const std::string& root, const std::string& path) {
-  if (root == "/" || root.empty()) return path;
-  return (root.ends_with("/") ? root.substr(0, root.size() - 1) : root) + path;
+std::optional<Hit> Resolver::search_dir(const std::string& dir, const std::string& name, const std::string& via) const {
+  if (dir.empty()) return std::nullopt;
+  // glibc tries D/glibc-hwcaps/<active subdirectory>/ best first, then D.
+  for (const std::string& sub : m_options.glibc_hwcaps) {
+    std::string path = join(dir, "glibc-hwcaps/" + sub + "/" + name);
+    if (auto info = compatible(path)) return Hit{path, *info, via, dir};
+  }
+  std::string path = join(dir, name);
+  if (auto info = compatible(path)) return Hit{path, *info, via, dir};
+  return std::nullopt;
 }
 
-bool is_file(const std::string& root, const std::string& path) {
-  struct stat st;
-  return ::stat(in_root(root, path).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+std::optional<Hit> Resolver::from_base(const std::string& name, std::vector<std::string>& looked) const {
+  if (!m_options.base_provides) return std::nullopt;
+  looked.push_back("the base image");
+  if (auto path = m_options.base_provides(name)) return Hit{*path, {}, "base image", ""};
+  return std::nullopt;
 }
 
-std::string dirname(const std::string& p) {
-  auto slash = p.rfind('/');
-  return slash == 0 ? "/" : slash == std::string::npos ? "." : p.substr(0, slash);
+std::string Resolver::expand(const std::string& entry, const std::string& origin) const {
+  std::string out = entry;
+  for (const char* token : {"${ORIGIN}", "$ORIGIN"}) replace_all(out, token, origin);
+  for (const char* token : {"${LIB}", "$LIB"}) replace_all(out, token, "lib/" + m_triplet);
+  std::string platform = m_machine == EM_X86_64 ? "x86_64" : m_machine == EM_AARCH64 ? "aarch64" : "";
+  for (const char* token : {"${PLATFORM}", "$PLATFORM"}) replace_all(out, token, platform);
+  return out;
 }
 
-std::string normalize_impl(const std::string& p) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t end = p.find('/', start);
-    if (end == std::string::npos) end = p.size();
-    std::string part = p.substr(start, end - start);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
+std::optional<Hit> Resolver::search_glibc(int loader, const std::string& name, std::vector<std::string>& looked) const {
+  const Node& l = m_nodes[static_cast<size_t>(loader)];
+  if (name.find('/') != std::string::npos) {
+    std::string path = expand(name, l.origin);
+    looked.push_back(path);
+    if (auto info = compatible(path)) return Hit{path, *info, "path", ""};
+    return std::nullopt;
+  }
+  // RPATH of the loader, then up its chain of loaders to the program; an
+  // object with RUNPATH has no RPATH (elf_get_dynamic_info drops it).
+  if (!l.info.has_runpath)
+    for (int i = loader; i >= 0; i = m_nodes[static_cast<size_t>(i)].parent) {
+      const Node& n = m_nodes[static_cast<size_t>(i)];
+      if (n.info.has_runpath) continue;
+      for (const std::string& d : n.info.rpath) {
+        std::string dir = expand(d, n.origin);
+        looked.push_back(dir);
+        if (auto hit = search_dir(dir, name, "RPATH")) return hit;
+      }
     }
+  for (const std::string& d : m_options.library_path) {
+    looked.push_back(d);
+    if (auto hit = search_dir(d, name, "LD_LIBRARY_PATH")) return hit;
+  }
+  for (const std::string& d : l.info.runpath) {
+    std::string dir = expand(d, l.origin);
+    looked.push_back(dir);
+    if (auto hit = search_dir(dir, name, "RUNPATH")) return hit;
+  }
+  if (auto hit = from_base(name, looked)) return hit;
+  return search_glibc_system(loader, name, looked);
+}
+
+std::optional<Hit> Resolver::search_glibc_system(int loader, const std::string& name, std::vector<std::string>& looked) const {
+  bool nodeflib = m_nodes[static_cast<size_t>(loader)].info.nodeflib;
+  auto in_defaults = [&](const std::string& path) {
+    for (const std::string& d : m_defaults)
+      if (path.starts_with(d + "/")) return true;
+    return false;
+  };
+  if (m_cache) {
+    looked.push_back("/etc/ld.so.cache");
+    auto cached = m_cache->lookup(name, cache_flags(debian_arch(m_machine)), m_options.glibc_hwcaps);
+    // A stale entry (gone, or of another class) is passed over, to the defaults.
+    if (cached && !(nodeflib && in_defaults(*cached)))
+      if (auto info = compatible(*cached)) return Hit{*cached, *info, "ld.so.cache", hwcaps_family(*cached)};
+  }
+  if (nodeflib) return std::nullopt;
+  for (const std::string& d : m_defaults) {
+    looked.push_back(d);
+    if (auto hit = search_dir(d, name, "default path")) return hit;
+  }
+  return std::nullopt;
+}
+
+std::optional<Hit> Resolver::search_musl(int loader, const std::string& name, std::vector<std::string>& looked,
+                                         std::string& problem) const {
+  if (name.find('/') != std::string::npos) {
+    looked.push_back(name);
+    return m_fs.exists(name) ? musl_open(name, "path", problem) : std::nullopt;
+  }
+  // The first path that opens ends the search, whatever it holds.
+  auto try_dirs = [&](const std::vector<std::string>& dirs, const std::string& via) -> std::optional<std::optional<Hit>> {
+    for (const std::string& d : dirs) {
+      if (d.empty()) continue;
+      looked.push_back(d);
+      if (std::string path = join(d, name); m_fs.exists(path)) return musl_open(path, via, problem);
+    }
+    return std::nullopt;
+  };
+  if (auto r = try_dirs(m_options.library_path, "LD_LIBRARY_PATH")) return *r;
+  for (int i = loader; i >= 0; i = m_nodes[static_cast<size_t>(i)].parent)
+    if (auto r = try_dirs(musl_rpath(i), m_nodes[static_cast<size_t>(i)].info.has_runpath ? "RUNPATH" : "RPATH")) return *r;
+  if (auto hit = from_base(name, looked)) return hit;
+  auto [dirs, via] = musl_system_path();
+  if (auto r = try_dirs(dirs, via)) return *r;
+  return std::nullopt;
+}
+
+std::optional<Hit> Resolver::musl_open(const std::string& path, const std::string& via, std::string& problem) const {
+  if (auto info = compatible(path)) return Hit{path, *info, via, ""};
+  problem = "found " + path + ", which is not a " + m_triplet + " ELF object, and musl stops at the first file it opens";
+  return std::nullopt;
+}
+
+std::vector<std::string> Resolver::musl_rpath(int i) const {
+  // fixup_rpath: DT_RUNPATH if present, else DT_RPATH; only $ORIGIN is
+  // known, and any other '$' voids the object's whole list.
+  const Node& n = m_nodes[static_cast<size_t>(i)];
+  std::vector<std::string> dirs = n.info.has_runpath ? n.info.runpath : n.info.rpath;
+  for (std::string& d : dirs) {
+    for (size_t at = 0; (at = d.find('$', at)) != std::string::npos; ++at)
+      if (d.compare(at, 7, "$ORIGIN") != 0 && d.compare(at, 9, "${ORIGIN}") != 0) return {};
+    for (const char* token : {"${ORIGIN}", "$ORIGIN"}) replace_all(d, token, n.origin);
+  }
+  return dirs;
+}
+
+std::pair<std::vector<std::string>, std::string> Resolver::musl_system_path() const {
+  // <prefix>/etc/ld-musl-<arch>.path, where the loader is
+  // <prefix>/<dir>/ld-musl-<arch>.so.1; a file that exists replaces the
+  // defaults even when empty.
+  std::string name = basename(m_interpreter);
+  std::string arch = name.substr(8, name.find(".so") == std::string::npos ? std::string::npos : name.find(".so") - 8);
+  std::string prefix = dirname(dirname(m_interpreter));
+  std::string file = (prefix == "/" ? "" : prefix) + "/etc/ld-musl-" + arch + ".path";
+  auto text = m_fs.read_text(file);
+  if (!text) return {{"/lib", "/usr/local/lib", "/usr/lib"}, "default path"};
+  std::vector<std::string> dirs;
+  for (size_t start = 0; start <= text->size();) {
+    size_t end = text->find_first_of(":\n", start);
+    if (end == std::string::npos) end = text->size();
+    dirs.push_back(text->substr(start, end - start));
     start = end + 1;
   }
-  std::string out;
-  for (const auto& part : parts) out += "/" + part;
-  return out.empty() ? "/" : out;
-}
-
-/// The path with every symlink resolved inside the root.
-std::string resolve_links(const std::string& root, const std::string& path) {
-  std::string done;
-  std::string rest = normalize_impl(path);
-  for (int hops = 0; hops < 64;) {
-    size_t start = 1;
-    std::string cur;
-    bool changed = false;
-    while (start <= rest.size()) {
-      size_t end = rest.find('/', start);
-      if (end == std::string::npos) end = rest.size();
-      cur += "/" + rest.substr(start, end - start);
-      char buf[4096];
-      ssize_t n = ::readlink(in_root(root, cur).c_str(), buf, sizeof buf - 1);
-      if (n > 0) {
-        buf[n] = 0;
-        std::string target = buf;
-        std::string tail = end < rest.size() ? rest.substr(end) : "";
-        rest = normalize_impl((target.starts_with("/") ? target : dirname(cur) + "/" + target) + tail);
-        changed = true;
-        ++hops;
-        break;
-      }
-      start = end + 1;
-    }
-    if (!changed) return rest;
-  }
-  return rest;
-}
-
-std::optional<std::map<std::string, std::string>> read_ld_cache(const std::string& root) {
-  std::string file = in_root(root, "/etc/ld.so.cache");
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return std::nullopt;
-  std::string data = read_file(file);
-  size_t base = data.find("glibc-ld.so.cache1.1");
-  if (base == std::string::npos) return std::nullopt;
-  auto u32 = [&](size_t at) {
-    uint32_t v = 0;
-    if (at + 4 <= data.size()) std::memcpy(&v, data.data() + at, 4);
-    return v;
-  };
-  uint32_t n = u32(base + 20);
-  std::map<std::string, std::string> out;  // first entry per soname wins, as ld.so's search
-  for (uint32_t i = 0; i < n; ++i) {
-    size_t e = base + 48 + size_t(i) * 24;
-    if (e + 24 > data.size()) break;
-    uint32_t key = u32(e + 4), value = u32(e + 8);
-    uint64_t hwcap = 0;
-    std::memcpy(&hwcap, data.data() + e + 16, 8);
-    if (hwcap != 0) continue;  // glibc-hwcaps entries: the plain ones suffice here
-    if (base + key >= data.size() || base + value >= data.size()) continue;
-    out.emplace(std::string(data.c_str() + base + key), std::string(data.c_str() + base + value));
-  }
-  return out;
+  return {dirs, "musl path file"};
 }
 
 }  // namespace
 
-std::string normalize_path(const std::string& path) { return normalize_impl(path); }
-
-std::optional<ElfInfo> read_elf(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 64) return std::nullopt;
-  // Program and dynamic headers sit in the first pages of any real object,
-  // but the string table may not: read the file whole (objects are small
-  // next to layers, and this runs once per object).
-  std::string data(static_cast<size_t>(st.st_size), '\0');
-  if (read_some(fd.get(), data, path) != data.size()) return std::nullopt;
-  if (std::memcmp(data.data(), ELFMAG, SELFMAG) != 0) return std::nullopt;
-  if (data[EI_DATA] != ELFDATA2LSB) return std::nullopt;  // big-endian objects: not read yet
-  std::optional<ElfInfo> info = data[EI_CLASS] == ELFCLASS64 ? parse<Elf64_Ehdr, Elf64_Phdr, Elf64_Dyn>(data)
-                                                             : parse<Elf32_Ehdr, Elf32_Phdr, Elf32_Dyn>(data);
-  return info;
-}
+std::string normalize_path(const std::string& path) { return lexical_normal(path); }
 
 std::string triplet_for_machine(uint16_t machine, bool is64) {
   switch (machine) {
@@ -208,141 +407,42 @@ std::string triplet_for_machine(uint16_t machine, bool is64) {
   return "unknown-linux-gnu";
 }
 
+bool is_musl_interpreter(const std::string& interpreter) { return basename(interpreter).starts_with("ld-musl-"); }
+
+std::string glibc_hwcaps_subdir(const std::string& path) {
+  std::string dir = dirname(path);
+  return basename(dirname(dir)) == "glibc-hwcaps" ? basename(dir) : "";
+}
+
+std::vector<std::string> host_glibc_hwcaps() {
+  std::vector<std::string> out;
+#if defined(__x86_64__)
+  // libgcc's checks follow the psABI levels, as glibc's do (CPU and OS support).
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) out.push_back("x86-64-v4");
+  if (__builtin_cpu_supports("x86-64-v3")) out.push_back("x86-64-v3");
+  if (__builtin_cpu_supports("x86-64-v2")) out.push_back("x86-64-v2");
+#endif
+  return out;
+}
+
 Closure resolve_closure(const std::string& program, const ClosureOptions& options) {
-  const std::string& root = options.root;
-  std::optional<ElfInfo> main = read_elf(in_root(root, program));
+  RootFs fs(options.root);
+  std::optional<ElfInfo> main = fs.read_elf(program);
   if (!main) throw Error(program + " is not an ELF program (or cannot be read)");
   if (main->interpreter.empty()) throw Error(program + " is statically linked: it needs no libraries (add it with files:)");
-  Closure closure;
-  closure.interpreter = main->interpreter;
-  std::string triplet = triplet_for_machine(main->machine, main->is64);
-  auto cache = read_ld_cache(root);
-  std::vector<std::string> defaults = {"/lib/" + triplet, "/usr/lib/" + triplet, "/lib", "/usr/lib"};
+  return Resolver(options, *main, main->interpreter).run(program, *main, true);
+}
 
-  struct Node {
-    std::string path;
-    ElfInfo info;
-    int parent;  // index of the loader, -1 for the program
-  };
-  std::vector<Node> nodes;
-  std::set<std::string> loaded_names, loaded_paths;
-  auto compatible = [&](const ElfInfo& i) { return i.machine == main->machine && i.is64 == main->is64; };
-  auto expand = [&](const std::string& entry, const std::string& origin) {
-    std::string out = entry;
-    for (const char* token : {"$ORIGIN", "${ORIGIN}"})
-      for (size_t at; (at = out.find(token)) != std::string::npos;) out.replace(at, std::strlen(token), origin);
-    for (const char* token : {"$LIB", "${LIB}"})
-      for (size_t at; (at = out.find(token)) != std::string::npos;) out.replace(at, std::strlen(token), "lib/" + triplet);
-    std::string platform = main->machine == EM_X86_64 ? "x86_64" : main->machine == EM_AARCH64 ? "aarch64" : "";
-    for (const char* token : {"$PLATFORM", "${PLATFORM}"})
-      for (size_t at; (at = out.find(token)) != std::string::npos;) out.replace(at, std::strlen(token), platform);
-    return out;
-  };
-  auto origin_of = [&](int i) {
-    // The program's $ORIGIN is its resolved path's directory (/proc/self/exe);
-    // a library's is the directory of the path it was found at.
-    return i == 0 ? dirname(resolve_links(root, nodes[0].path)) : dirname(nodes[static_cast<size_t>(i)].path);
-  };
-  auto try_dir = [&](const std::string& dir, const std::string& name) -> std::optional<std::pair<std::string, ElfInfo>> {
-    if (dir.empty()) return std::nullopt;
-    // Not normalized: the loader keeps "bin/../lib" as it built it.
-    std::string path = (dir.ends_with("/") ? dir : dir + "/") + name;
-    if (!is_file(root, path)) return std::nullopt;
-    auto info = read_elf(in_root(root, path));
-    if (!info || !compatible(*info)) return std::nullopt;  // wrong class or machine: search on
-    return std::make_pair(path, *info);
-  };
-
-  nodes.push_back({program, *main, -1});
-  closure.objects.push_back({program, program, "", "program"});
-  // The interpreter is loaded first by the kernel; ld.so counts it as loaded.
-  if (auto interp = read_elf(in_root(root, main->interpreter))) {
-    closure.objects.push_back({main->interpreter, main->interpreter, program, "interpreter"});
-    loaded_paths.insert(resolve_links(root, main->interpreter));
-    loaded_names.insert(main->interpreter.substr(main->interpreter.rfind('/') + 1));
-    if (!interp->soname.empty()) loaded_names.insert(interp->soname);
-  } else {
-    closure.missing.push_back(main->interpreter + " (the program interpreter of " + program + ")");
-  }
-  std::deque<std::pair<int, std::string>> queue;  // (loader, needed name): breadth first
-  for (const std::string& n : main->needed) queue.emplace_back(0, n);
-  while (!queue.empty()) {
-    auto [loader, name] = queue.front();
-    queue.pop_front();
-    if (loaded_names.count(name)) continue;
-    // A copy: nodes grows below, which would leave a reference dangling.
-    const Node l = nodes[static_cast<size_t>(loader)];
-    std::optional<std::pair<std::string, ElfInfo>> found;
-    std::string via;
-    std::vector<std::string> looked;
-    if (name.find('/') != std::string::npos) {
-      found = try_dir(dirname(expand(name, origin_of(loader))), name.substr(name.rfind('/') + 1));
-      via = "path";
-    } else {
-      if (!l.info.has_runpath) {
-        // RPATH of the loader, then up its chain of loaders, then the program's.
-        for (int i = loader; i >= 0 && !found; i = nodes[static_cast<size_t>(i)].parent)
-          for (const std::string& d : nodes[static_cast<size_t>(i)].info.rpath) {
-            if (nodes[static_cast<size_t>(i)].info.has_runpath) break;
-            std::string dir = expand(d, origin_of(i));
-            looked.push_back(dir);
-            if ((found = try_dir(dir, name))) break;
-          }
-        if (found) via = "RPATH";
-      }
-      if (!found)
-        for (const std::string& d : options.library_path) {
-          looked.push_back(d);
-          if ((found = try_dir(d, name))) {
-            via = "LD_LIBRARY_PATH";
-            break;
-          }
-        }
-      if (!found)
-        for (const std::string& d : l.info.runpath) {
-          std::string dir = expand(d, origin_of(loader));
-          looked.push_back(dir);
-          if ((found = try_dir(dir, name))) {
-            via = "RUNPATH";
-            break;
-          }
-        }
-      if (!found && cache) {
-        looked.push_back("/etc/ld.so.cache");
-        if (auto it = cache->find(name); it != cache->end()) {
-          bool in_default = false;
-          for (const std::string& d : defaults) in_default = in_default || dirname(it->second) == d;
-          if (!(l.info.nodeflib && in_default))
-            if ((found = try_dir(dirname(it->second), it->second.substr(it->second.rfind('/') + 1)))) via = "ld.so.cache";
-        }
-      }
-      if (!found && !l.info.nodeflib)
-        for (const std::string& d : defaults) {
-          looked.push_back(d);
-          if ((found = try_dir(d, name))) {
-            via = "default path";
-            break;
-          }
-        }
-    }
-    if (!found) {
-      std::string where;
-      for (const std::string& d : looked) where += (where.empty() ? "" : ", ") + d;
-      closure.missing.push_back(name + " (needed by " + l.path + "; looked in " + where + ")");
-      loaded_names.insert(name);
-      continue;
-    }
-    loaded_names.insert(name);
-    std::string real = resolve_links(root, found->first);
-    if (!found->second.soname.empty()) loaded_names.insert(found->second.soname);
-    if (loaded_paths.count(real)) continue;  // the same object under another name
-    loaded_paths.insert(real);
-    int index = static_cast<int>(nodes.size());
-    nodes.push_back({found->first, found->second, loader});
-    closure.objects.push_back({name, found->first, l.path, via});
-    for (const std::string& n : found->second.needed) queue.emplace_back(index, n);
-  }
-  return closure;
+Closure resolve_library_closure(const std::string& library, const ClosureOptions& options) {
+  RootFs fs(options.root);
+  std::optional<ElfInfo> info = fs.read_elf(library);
+  if (!info || info->type != ET_DYN) throw Error(library + " is not an ELF shared object (or cannot be read)");
+  std::string interpreter = options.interpreter;
+  bool needs_musl_libc = false;
+  for (const std::string& n : info->needed) needs_musl_libc = needs_musl_libc || n == "libc.so";
+  if (interpreter.empty() && needs_musl_libc) interpreter = "/lib/ld-musl-" + musl_arch(info->machine) + ".so.1";
+  return Resolver(options, *info, interpreter).run(library, *info, false);
 }
 
 }  // namespace distill::elf

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <string_view>
 
 namespace distill::elf {
 
@@ -50,42 +51,204 @@ namespace {
 void put32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
 void put64(std::string& s, uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
 
+uint32_t get32(std::string_view d, size_t at) {
+  uint32_t v = 0;
+  if (at <= d.size() && d.size() - at >= 4) std::memcpy(&v, d.data() + at, 4);
+  return v;
+}
+
+uint64_t get64(std::string_view d, size_t at) {
+  uint64_t v = 0;
+  if (at <= d.size() && d.size() - at >= 8) std::memcpy(&v, d.data() + at, 8);
+  return v;
+}
+
+std::string get_string(std::string_view d, size_t at) {
+  if (at >= d.size()) return "";
+  return std::string(d.data() + at, ::strnlen(d.data() + at, d.size() - at));
+}
+
+constexpr std::string_view kMagicNew = "glibc-ld.so.cache1.1";
+constexpr std::string_view kMagicOld = "ld.so-1.7.0";
+constexpr uint32_t kHeaderNew = 48, kEntryNew = 24, kHeaderOld = 16, kEntryOld = 12;
+constexpr uint32_t kExtensionMagic = 0xeaa42174;
+constexpr uint32_t kTagGlibcHwcaps = 1;
+// dl-cache.h: bit 62 marks an index into the glibc-hwcaps section in the
+// low 32 bits; bits 32..41 may hold an x86 ISA level.
+constexpr uint64_t kHwcapExtension = 1ull << 62;
+constexpr uint64_t kIsaLevelMask = (1ull << 10) - 1;
+
+bool is_hwcaps_extension(uint64_t hwcap) { return ((hwcap >> 32) & ~kIsaLevelMask) == (kHwcapExtension >> 32); }
+
+/// ldconfig's order (cache.c compare): names descending, then flags
+/// descending, then a name's glibc-hwcaps entries (by subdirectory) before
+/// its ordinary one.
+bool cache_order(const CacheEntry& a, const CacheEntry& b) {
+  if (int c = libcmp(b.soname.c_str(), a.soname.c_str()); c != 0) return c < 0;
+  if (a.flags != b.flags) return a.flags > b.flags;
+  if (a.hwcaps.empty() != b.hwcaps.empty()) return !a.hwcaps.empty();
+  return a.hwcaps < b.hwcaps;
+}
+
+/// The extension directory with one section: the glibc-hwcaps names, as
+/// string table offsets.
+std::string hwcaps_extension(uint32_t at, const std::vector<uint32_t>& name_offsets) {
+  std::string out;
+  put32(out, kExtensionMagic);
+  put32(out, 1);
+  put32(out, kTagGlibcHwcaps);
+  put32(out, 0);
+  put32(out, at + 8 + 16);
+  put32(out, static_cast<uint32_t>(4 * name_offsets.size()));
+  for (uint32_t o : name_offsets) put32(out, o);
+  return out;
+}
+
 }  // namespace
 
 std::string write_ld_so_cache(std::vector<CacheEntry> entries, int flags) {
-  // Descending library order, as ldconfig's compare() sorts; ld.so's binary
-  // search depends on it. Ties keep their given order (directory order).
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const CacheEntry& a, const CacheEntry& b) { return libcmp(b.soname.c_str(), a.soname.c_str()) < 0; });
-  const uint32_t header = 48, entry_size = 24;
-  uint32_t str_offset = header + entry_size * static_cast<uint32_t>(entries.size());
+  for (CacheEntry& e : entries)
+    if (e.flags < 0) e.flags = flags;
+  // Ties keep their given order (directory order), as ldconfig's insertion.
+  std::stable_sort(entries.begin(), entries.end(), cache_order);
+  std::vector<std::string> hwcaps_names;
+  for (const CacheEntry& e : entries)
+    if (!e.hwcaps.empty()) hwcaps_names.push_back(e.hwcaps);
+  std::sort(hwcaps_names.begin(), hwcaps_names.end());
+  hwcaps_names.erase(std::unique(hwcaps_names.begin(), hwcaps_names.end()), hwcaps_names.end());
+
+  uint32_t str_offset = kHeaderNew + kEntryNew * static_cast<uint32_t>(entries.size());
   std::string strings;
-  std::vector<std::pair<uint32_t, uint32_t>> offsets;
+  auto add_string = [&](const std::string& s) {
+    uint32_t at = str_offset + static_cast<uint32_t>(strings.size());
+    strings += s;
+    strings += '\0';
+    return at;
+  };
+  std::string table;
   for (const CacheEntry& e : entries) {
-    uint32_t key = str_offset + static_cast<uint32_t>(strings.size());
-    strings += e.soname;
-    strings += '\0';
-    uint32_t value = str_offset + static_cast<uint32_t>(strings.size());
-    strings += e.path;
-    strings += '\0';
-    offsets.emplace_back(key, value);
+    uint64_t hwcap = 0;
+    if (!e.hwcaps.empty())
+      hwcap = kHwcapExtension | static_cast<uint64_t>(std::lower_bound(hwcaps_names.begin(), hwcaps_names.end(), e.hwcaps) - hwcaps_names.begin());
+    put32(table, static_cast<uint32_t>(e.flags));
+    put32(table, add_string(e.soname));
+    put32(table, add_string(e.path));
+    put32(table, 0);  // osversion
+    put64(table, hwcap);
   }
-  std::string out = "glibc-ld.so.cache1.1";
+  std::vector<uint32_t> name_offsets;
+  for (const std::string& n : hwcaps_names) name_offsets.push_back(add_string(n));
+  uint32_t end = str_offset + static_cast<uint32_t>(strings.size());
+  uint32_t extension_at = hwcaps_names.empty() ? 0 : (end + 3) & ~3u;
+
+  std::string out(kMagicNew);
   put32(out, static_cast<uint32_t>(entries.size()));
   put32(out, static_cast<uint32_t>(strings.size()));
   out += static_cast<char>(2);  // cache_file_new_flags_endian_little
   out.append(3, '\0');
-  put32(out, 0);  // no extension directory
+  put32(out, extension_at);
   out.append(12, '\0');
-  for (size_t i = 0; i < entries.size(); ++i) {
-    put32(out, static_cast<uint32_t>(flags));
-    put32(out, offsets[i].first);
-    put32(out, offsets[i].second);
-    put32(out, 0);  // osversion
-    put64(out, 0);  // hwcap
-  }
+  out += table;
   out += strings;
+  if (extension_at) {
+    out.append(extension_at - end, '\0');
+    out += hwcaps_extension(extension_at, name_offsets);
+  }
   return out;
+}
+
+namespace {
+
+/// The glibc-hwcaps subdirectory names of a new-format cache at `base`;
+/// section offsets count from the file's start, name offsets from `base`.
+std::vector<std::string> read_hwcaps_names(std::string_view d, size_t base) {
+  std::vector<std::string> names;
+  uint32_t ext = get32(d, base + 32);
+  if (!ext || get32(d, ext) != kExtensionMagic) return names;
+  uint32_t count = std::min<uint32_t>(get32(d, ext + 4), 64);
+  for (uint32_t i = 0; i < count; ++i) {
+    size_t section = ext + 8 + 16 * size_t(i);
+    if (get32(d, section) != kTagGlibcHwcaps) continue;
+    uint32_t offset = get32(d, section + 8), size = get32(d, section + 12);
+    for (uint32_t j = 0; j + 4 <= size && offset + j + 4 <= d.size(); j += 4)
+      names.push_back(get_string(d, base + get32(d, offset + j)));
+  }
+  return names;
+}
+
+}  // namespace
+
+std::optional<LdCache> LdCache::parse(std::string_view d) {
+  LdCache cache;
+  auto add = [&](CacheEntry e, uint64_t hwcap) {
+    cache.m_by_name[e.soname].push_back(cache.m_entries.size());
+    cache.m_entries.push_back(std::move(e));
+    cache.m_legacy_hwcap.push_back(hwcap);
+  };
+  size_t base = 0;
+  if (!d.starts_with(kMagicNew)) {
+    if (!d.starts_with(kMagicOld) || d.size() < kHeaderOld) return std::nullopt;
+    uint32_t n = get32(d, 12);
+    if ((d.size() - kHeaderOld) / kEntryOld < n) return std::nullopt;
+    // The new format may follow the old entries, aligned as struct cache_file_new.
+    base = (kHeaderOld + size_t(n) * kEntryOld + 7) & ~size_t(7);
+    if (d.size() < base + kHeaderNew || !d.substr(base).starts_with(kMagicNew)) {
+      size_t strings = kHeaderOld + size_t(n) * kEntryOld;
+      for (uint32_t i = 0; i < n; ++i) {
+        size_t e = kHeaderOld + size_t(i) * kEntryOld;
+        add({get_string(d, strings + get32(d, e + 4)), get_string(d, strings + get32(d, e + 8)), "",
+             static_cast<int>(get32(d, e))}, 0);
+      }
+      return cache;
+    }
+  }
+  if (d.size() < base + kHeaderNew) return std::nullopt;
+  if ((d[base + 28] & 3) == 3) return std::nullopt;  // big-endian: not read yet
+  uint32_t n = get32(d, base + 20);
+  if ((d.size() - base - kHeaderNew) / kEntryNew < n) return std::nullopt;
+  std::vector<std::string> hwcaps_names = read_hwcaps_names(d, base);
+  for (uint32_t i = 0; i < n; ++i) {
+    size_t e = base + kHeaderNew + size_t(i) * kEntryNew;
+    uint64_t hwcap = get64(d, e + 16);
+    CacheEntry entry{get_string(d, base + get32(d, e + 4)), get_string(d, base + get32(d, e + 8)), "",
+                     static_cast<int>(get32(d, e))};
+    if (is_hwcaps_extension(hwcap)) {
+      uint32_t index = static_cast<uint32_t>(hwcap);
+      // A name ld.so could not find is never used: kept as a legacy entry.
+      if (index < hwcaps_names.size()) {
+        entry.hwcaps = hwcaps_names[index];
+        hwcap = 0;
+      }
+    }
+    add(std::move(entry), hwcap);
+  }
+  return cache;
+}
+
+std::optional<std::string> LdCache::lookup(const std::string& name, int flags, const std::vector<std::string>& hwcaps) const {
+  auto it = m_by_name.find(name);
+  if (it == m_by_name.end()) return std::nullopt;
+  // i386 and other arches without a FLAG_*: generic ELF entries fit too.
+  auto fits = [&](int f) { return f == flags || (flags == 3 && f == 1); };
+  std::optional<std::string> best;
+  size_t best_priority = 0;
+  for (size_t i : it->second) {
+    const CacheEntry& e = m_entries[i];
+    if (!fits(e.flags)) continue;
+    bool named = !e.hwcaps.empty();
+    if (!named && best) break;  // the hwcaps entries come first: the best of them wins
+    if (!named && m_legacy_hwcap[i] != 0) continue;
+    if (named) {
+      auto at = std::find(hwcaps.begin(), hwcaps.end(), e.hwcaps);
+      if (at == hwcaps.end()) continue;  // a level this CPU lacks
+      size_t priority = static_cast<size_t>(at - hwcaps.begin()) + 1;
+      if (best && priority >= best_priority) continue;
+      best_priority = priority;
+    }
+    best = e.path;
+    if (!named && e.flags == flags) break;
+  }
+  return best;
 }
 
 }  // namespace distill::elf
