@@ -127,6 +127,7 @@ Spec overlay(Spec base, const Spec& spec) {
   base.file = spec.file;
   base.base_dir = spec.base_dir;
   base.from = spec.from;
+  base.app = spec.app;
   for (const FileSpec& f : spec.files) base.files.push_back(f);
   for (const PathSpec& p : spec.paths) base.paths.push_back(p);
   if (spec.contents) {

@@ -324,6 +324,56 @@ static ContentsSpec parse_contents(const Reader& r, const YAML::Node& node, cons
   return c;
 }
 
+/// A host path of `app:`: relative ones start at the spec's directory; with
+/// a sysroot they are paths inside it and must be absolute.
+static std::string app_host_path(const Reader& r, const YAML::Node& node, const std::string& field, const fs::path& base,
+                                 bool in_sysroot) {
+  std::string value = r.scalar(node, field);
+  if (value.empty()) fail(r.place(node, field), "is empty");
+  if (in_sysroot) {
+    if (!value.starts_with("/")) fail(r.place(node, field), "\"" + value + "\" must be absolute: with app.sysroot, paths are inside the root");
+    return value;
+  }
+  return (base / value).lexically_normal().string();
+}
+
+static AppSpec parse_app(const Reader& r, const YAML::Node& node, const fs::path& base, std::string& from) {
+  r.only_keys(node, "app", {"program", "args", "include", "kind", "dir", "deps", "main", "sysroot", "base", "tzdata"});
+  AppSpec app;
+  app.place = r.place(node, "app");
+  if (!node["program"]) fail(app.place, "names no program; write program: build/server (or app.py, server.js, app.jar)");
+  if (node["sysroot"]) {
+    app.sysroot = app_host_path(r, node["sysroot"], "app.sysroot", base, false);
+    if (!fs::is_directory(app.sysroot)) fail(r.place(node["sysroot"], "app.sysroot"), app.sysroot + " is not a directory");
+  }
+  bool in_root = app.sysroot != "/";
+  app.program = app_host_path(r, node["program"], "app.program", base, in_root);
+  if (node["args"]) app.args = r.string_list(node["args"], "app.args");
+  if (const YAML::Node include = node["include"]) {
+    if (!include.IsSequence()) fail(r.place(include, "app.include"), "must be a list of host paths");
+    for (size_t i = 0; i < include.size(); ++i)
+      app.include.push_back(app_host_path(r, include[i], "app.include[" + std::to_string(i) + "]", base, in_root));
+  }
+  if (node["kind"]) {
+    app.kind = r.scalar(node["kind"], "app.kind");
+    if (app.kind != "native" && app.kind != "python" && app.kind != "node" && app.kind != "java")
+      fail(r.place(node["kind"], "app.kind"), "\"" + app.kind + "\" is not a kind of app (native, python, node, java)");
+  }
+  if (node["dir"]) app.dir = app_host_path(r, node["dir"], "app.dir", base, false);
+  if (node["deps"]) app.deps = app_host_path(r, node["deps"], "app.deps", base, false);
+  if (node["main"]) app.main = r.scalar(node["main"], "app.main");
+  if (node["tzdata"]) {
+    std::string v = r.scalar(node["tzdata"], "app.tzdata");
+    if (v != "true" && v != "false") fail(r.place(node["tzdata"], "app.tzdata"), "must be true or false");
+    app.tzdata = v == "true";
+  }
+  if (node["base"]) {
+    if (!from.empty()) fail(r.place(node["base"], "app.base"), "the spec already says from: " + from + "; give the base once");
+    from = r.scalar(node["base"], "app.base");
+  }
+  return app;
+}
+
 Spec parse_spec(const std::string& text, const std::string& name, const fs::path& base_dir) {
   Reader r(name);
   YAML::Node root;
@@ -340,16 +390,17 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
   r.only_keys(root, "",
               {"from", "contents", "files", "paths", "entrypoint", "cmd", "env", "user", "workdir", "ports", "volumes",
                "stop-signal", "labels", "annotations", "archs", "layering", "strip", "app"});
-  // Keys of the format that later versions implement: refuse, never ignore.
-  for (const auto& kv : root)
-    if (kv.first.Scalar() == "app") fail(r.place(kv.first, "app"), "is not supported by this version of distill yet");
-  spec.from = "scratch";
-  if (root["from"]) {
-    spec.from = r.scalar(root["from"], "from");
+  std::string from;
+  if (root["from"]) from = r.scalar(root["from"], "from");
+  if (const YAML::Node app = root["app"]) spec.app = parse_app(r, app, base_dir, from);
+  spec.from = from.empty() ? "scratch" : from;
+  if (root["from"] || (root["app"] && root["app"]["base"])) {
+    YAML::Node at = root["from"] ? root["from"] : root["app"]["base"];
+    std::string field = root["from"] ? "from" : "app.base";
     bool known = spec.from == "scratch" || spec.from.starts_with("preset:") || spec.from.starts_with("docker://") ||
                  spec.from.starts_with("oci:") || spec.from.starts_with("oci-archive:");
     if (!known)
-      fail(r.place(root["from"], "from"), "\"" + spec.from +
+      fail(r.place(at, field), "\"" + spec.from +
            "\": write scratch, preset:NAME[:VARIANT], docker://HOST/REPO:TAG[@DIGEST] or oci:DIR[:TAG]");
   }
   if (const YAML::Node strip = root["strip"]) {
@@ -384,7 +435,11 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
     for (size_t i = 0; i < paths.size(); ++i)
       spec.paths.push_back(parse_path(r, paths[i], "paths[" + std::to_string(i) + "]"));
   }
-  if (root["entrypoint"]) spec.entrypoint = r.string_list(root["entrypoint"], "entrypoint");
+  if (root["entrypoint"]) {
+    if (spec.app)
+      fail(r.place(root["entrypoint"], "entrypoint"), "app: sets the entrypoint (its program and args); drop entrypoint: or app:");
+    spec.entrypoint = r.string_list(root["entrypoint"], "entrypoint");
+  }
   if (root["cmd"]) spec.cmd = r.string_list(root["cmd"], "cmd");
   if (const YAML::Node env = root["env"]) {
     if (!env.IsMap()) fail(r.place(env, "env"), "must be a mapping of variable names to values, e.g. {LANG: C.UTF-8}");

@@ -69,6 +69,21 @@ struct GeneratedSpec {
   std::set<std::string> derived;  // packages reduced to their effect (ca-certificates: the bundle)
 };
 
+/// `app:` (and `distill app`): a program or an interpreted app and exactly
+/// what it needs at run time, laid out on the base (src/app/app.h).
+struct AppSpec {
+  SpecPlace place;
+  std::string program;                // host path (inside `sysroot` when given): ELF, .py, .js, .jar, or a directory
+  std::vector<std::string> args;      // after the program in the entrypoint
+  std::vector<std::string> include;   // more host files or directories (ELF files get their closure)
+  std::string kind;                   // "" (from the program) | native | python | node | java
+  std::string dir;                    // interpreted apps: the app directory (default: the program's)
+  std::string deps;                   // venv or site-packages, node_modules, directory of jars (default: found in dir)
+  std::string main;                   // java: the main class (default: the jar's Main-Class)
+  std::string sysroot = "/";          // where programs and libraries are read from
+  bool tzdata = false;                // add /usr/share/zoneinfo
+};
+
 struct Spec {
   fs::path file;      // the spec file
   fs::path base_dir;  // relative src paths start here
@@ -86,6 +101,7 @@ struct Spec {
   size_t max_layers = 0;             // layering.max-layers; 0: one layer per package
   GeneratedSpec generated;
   std::string from;                  // "scratch" or "preset:NAME[:VARIANT]"
+  std::optional<AppSpec> app;
 };
 
 /// Parses and validates a spec file. Throws Error with the place.

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "app/app.h"
 #include "base/error.h"
 #include "build/builder.h"
 #include "build/layer_plan.h"
@@ -89,6 +90,7 @@ Spec build_spec(const BuildCommand& cmd, const ResolveOptions& resolve) {
     throw UsageError("give a spec file or --preset NAME[:VARIANT] (see distill build --help)");
   std::optional<Spec> file;
   if (!cmd.spec.empty()) file = parse_spec_file(cmd.spec);
+  if (file && file->from.empty()) file->from = file->app ? default_app_base(*file->app) : "scratch";
   std::string preset = cmd.preset;
   if (file && file->from.starts_with("preset:")) {
     if (!preset.empty()) throw UsageError("the spec already says from: " + file->from + "; drop --preset");
@@ -150,6 +152,52 @@ bool merged_usr_for(const Spec& spec, const Lockfile& lock) {
 
 }  // namespace
 
+namespace {
+
+/// An app image is for its program's architecture, and only that one.
+void settle_app_arch(Spec& spec) {
+  std::string arch = app_arch(*spec.app);
+  if (!arch.empty()) {
+    if (!spec.archs.empty() && (spec.archs.size() != 1 || Platform::from_arch(spec.archs[0]) != Platform::from_arch(arch)))
+      throw Error(spec.app->place.str() + ": the program is built for " + arch + "; an app image is for that architecture only (drop archs or --arch)");
+    spec.archs = {arch};
+  } else if (spec.archs.size() > 1) {
+    throw Error(spec.app->place.str() + ": an app image is for one architecture; name one in archs or --arch");
+  }
+}
+
+/// The app's layers on top of `img`, and its entrypoint, workdir and user
+/// in `spec` (an app image has one platform, so one spec fits).
+void add_app_layers(Spec& spec, PlatformLayers& img, Store& store, ThreadPool& pool, const BuildOptions& options,
+                    bool explain, Status& status) {
+  status.phase("reading what the base provides");
+  BaseTree tree = BaseTree::read(img.layers, store);
+  std::vector<std::string> base_entrypoint;
+  if (spec.entrypoint) base_entrypoint = *spec.entrypoint;
+  else if (img.base_config.is_object() && img.base_config.contains("config") &&
+           img.base_config["config"].value("Entrypoint", nlohmann::json()).is_array())
+    base_entrypoint = img.base_config["config"]["Entrypoint"].get<std::vector<std::string>>();
+  AppContext context{tree, base_entrypoint, spec.env, spec.user, options.epoch};
+  status.phase(std::string("planning the ") + kind_name(app_kind(*spec.app)) + " app");
+  AppPlan plan = plan_app(*spec.app, context);
+  status.done(std::to_string(plan.layers.size()) + " layers");
+  for (const AppLayer& layer : plan.layers) {
+    Spec part;
+    part.file = spec.file;
+    part.base_dir = spec.base_dir;
+    part.files = layer.files;
+    part.paths = layer.paths;
+    img.layers.push_back(build_layer(store, pool, plan_files_layer(part), options, layer.created_by, status));
+  }
+  spec.entrypoint = plan.entrypoint;
+  if (plan.workdir) spec.workdir = plan.workdir;
+  if (plan.user) spec.user = plan.user;
+  if (explain)  // on stderr, so --format json stays clean
+    for (const auto& [path, reason] : plan.explain) std::cerr << path << "\t" << reason << "\n";
+}
+
+}  // namespace
+
 int run_build(const GlobalOptions& global, const BuildCommand& cmd) { return run_build_with(global, cmd, nullptr); }
 
 int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const Spec* given) {
@@ -164,6 +212,8 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
 
   status->phase("reading spec");
   Spec spec = given ? *given : build_spec(cmd, resolve);
+  if (spec.from.empty()) spec.from = spec.app ? default_app_base(*spec.app) : "scratch";
+  if (spec.app) settle_app_arch(spec);
   if (given && spec.from.starts_with("preset:"))
     spec = overlay(preset_spec(PresetRef::parse(spec.from.substr(7)), resolve.suite), spec);
   check_destination(dest);
@@ -200,7 +250,7 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
     spec.annotations["org.opencontainers.image.base.digest"] = base->top().digest.str();
   }
   std::optional<BuiltLayer> files_layer;
-  if (!entries.empty() || !spec.contents)
+  if (!entries.empty() || (!spec.contents && !spec.app))
     files_layer = build_layer(store, pool, entries, options, "distill build: files and paths", *status);
   std::vector<PlatformLayers> images;
   for (const std::string& arch : archs) {
@@ -237,6 +287,7 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
       img.layers.push_back(build_layer(store, pool, generated, options, "distill: generated files", *status));
     }
     if (files_layer) img.layers.push_back(*files_layer);
+    if (spec.app) add_app_layers(spec, img, store, pool, options, cmd.explain, *status);
     images.push_back(std::move(img));
   }
 

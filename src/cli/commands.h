@@ -51,14 +51,18 @@ struct BuildCommand {
   PackageFlags packages;
   RegistryFlags registry;
   std::string cache_repo;           // --cache-repo docker://HOST/REPO
+  bool explain = false;             // print why each app file is there (distill app --explain)
 };
 
 struct AppCommand {
   std::vector<std::string> program;  // PROGRAM [ARGS...]
   std::string sysroot = "/";
   std::vector<std::string> env;      // K=V; LD_LIBRARY_PATH shapes the search
-  std::string base = "scratch";      // scratch | preset:NAME[:VARIANT] | docker://... | oci:...
+  std::string base;                 // "" (scratch, or the interpreted app's preset) | preset:NAME[:VARIANT] | docker://... | oci:...
   std::string user;
+  std::string kind;                 // native | python | node | java ("": from the program)
+  std::string dir, deps, main;      // interpreted apps: app directory, dependencies, Java main class
+  std::vector<std::string> include; // more host files
   bool explain = false;
   bool tzdata = false;
   BuildCommand build;                // -o, --compression, registry flags

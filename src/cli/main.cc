@@ -174,20 +174,38 @@ int main(int argc, char** argv) {
   add_global(logout_cmd);
 
   distill::AppCommand appc;
-  CLI::App* app_cmd = app.add_subcommand("app", "Build an image of a program and exactly its run-time closure");
+  CLI::App* app_cmd = app.add_subcommand("app", "Build an image of a program or app and exactly its run-time closure");
   app_cmd->footer(
-      "\nThe program's interpreter, every shared library it needs (as glibc's loader finds them:\n"
+      "\nA native program: its interpreter, every shared library it needs (as glibc's loader finds them:\n"
       "RPATH, LD_LIBRARY_PATH from --env, RUNPATH, ld.so.cache, default dirs), their symlink chains\n"
       "and directory symlinks are copied from the host (or --sysroot), plus what the loader opens\n"
       "by itself: libgcc_s, NSS modules named in nsswitch.conf, the CA bundle; a fresh ld.so.cache.\n"
+      "With a base, what the base already provides is not copied again.\n"
+      "\nInterpreted apps go onto the matching preset, in layers that change as rarely as they can:\n"
+      "  app.py        its virtualenv's site-packages -> the base Python's dist-packages, the app -> /app\n"
+      "  server.js     node_modules -> /app/node_modules, the app -> /app\n"
+      "  app.jar       dependency jars (lib/) -> /app/libs, the jar -> /app, java -cp ... MAIN\n"
+      "Native extension modules and .node addons get their libraries too.\n"
       "\nExamples:\n"
-      "  distill app /usr/bin/curl --version -o oci:out:curl\n"
-      "  distill app ./build/server --port 8080 -o docker://registry.example:5000/server:1 --explain");
+      "  distill app -o oci:out:curl -- /usr/bin/curl --version\n"
+      "  distill app -o docker://registry.example:5000/server:1 --explain -- ./build/server --port 8080\n"
+      "  distill app -o oci:out:web -- ./web/app.py --port 8080        # uses ./web/.venv if present\n"
+      "  distill app -o oci:out:api --base preset:nodejs:nonroot -- ./api/server.js\n"
+      "  distill app -o oci:out:svc -- ./target/svc.jar                 # with ./target/lib/*.jar");
   app_cmd->add_option("program", appc.program, "PROGRAM [ARGS...] (the image's entrypoint)")->required()->expected(-1);
   app_cmd->add_option("-o,--output", appc.build.output, "Destination (as for build)")->required();
   app_cmd->add_option("--sysroot", appc.sysroot, "Take the program and libraries from this root (an unpacked image, a debootstrap tree)");
   app_cmd->add_option("--env", appc.env, "KEY=VALUE for the image (LD_LIBRARY_PATH also guides the search)");
-  app_cmd->add_option("--base", appc.base, "scratch (default), preset:NAME[:VARIANT], docker://... or oci:...")->capture_default_str();
+  app_cmd->add_option("--base", appc.base,
+                      "scratch, preset:NAME[:VARIANT], docker://... or oci:... (default: scratch for programs, "
+                      "preset:python3/nodejs/java for Python, Node and Java apps)");
+  app_cmd->add_option("--kind", appc.kind, "native, python, node or java (default: from the program: .py, .js, .jar, ELF)");
+  app_cmd->add_option("--app-dir", appc.dir, "Interpreted apps: the app's directory, copied to /app (default: the program's)");
+  app_cmd->add_option("--deps", appc.deps,
+                      "Interpreted apps: a virtualenv or site-packages (default: .venv or venv in the app directory), "
+                      "node_modules (default: the app's), a directory of jars (default: lib/ or libs/)");
+  app_cmd->add_option("--main", appc.main, "Java: the main class (default: the jar's Main-Class)");
+  app_cmd->add_option("--include", appc.include, "More host files or directories for the image (ELF files get their libraries)");
   app_cmd->add_option("--user", appc.user, "User to run as (default on scratch: 65532)");
   app_cmd->add_flag("--explain", appc.explain, "Print why each file is in the image");
   app_cmd->add_flag("--tzdata", appc.tzdata, "Add /usr/share/zoneinfo");

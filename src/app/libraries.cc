@@ -1,0 +1,114 @@
+#include "app/libraries.h"
+
+#include <sys/stat.h>
+
+#include <sstream>
+
+#include "base/error.h"
+#include "base/fs.h"
+#include "elf/ldcache.h"
+
+namespace distill {
+
+LibraryResolver::LibraryResolver(std::string root, const BaseTree& base, ImageFiles& out,
+                                 std::vector<std::string> library_path, std::vector<std::string> copied)
+    : m_root(std::move(root)), m_base(base), m_out(out), m_library_path(std::move(library_path)), m_copied(std::move(copied)) {}
+
+bool LibraryResolver::exists(const std::string& path) const {
+  struct stat st;
+  return ::lstat(m_out.host(path).c_str(), &st) == 0;
+}
+
+bool LibraryResolver::copied_anyway(const std::string& path) const {
+  for (const std::string& dir : m_copied)
+    if (path == dir || path.starts_with(dir + "/")) return true;
+  return false;
+}
+
+void LibraryResolver::add_program(const std::string& program) {
+  elf::ClosureOptions options;
+  options.root = m_root;
+  options.library_path = m_library_path;
+  add_closure(elf::resolve_closure(program, options), program);
+}
+
+void LibraryResolver::add_shared_object(const std::string& host_path, const std::string& what) {
+  (void)host_path;
+  (void)what;
+  throw Error("internal: shared-object closures are not wired yet");
+}
+
+void LibraryResolver::add_closure(const elf::Closure& closure, const std::string& what) {
+  if (!closure.missing.empty()) {
+    std::string msg = "cannot find what " + what + " needs:";
+    for (const std::string& m : closure.missing) msg += "\n  " + m;
+    throw Error(msg);
+  }
+  if (!closure.objects.empty() && m_triplet.empty()) {
+    if (auto info = elf::read_elf(m_out.host(closure.objects.front().path)))
+      m_triplet = elf::triplet_for_machine(info->machine, info->is64);
+  }
+  for (const elf::LoadedObject& o : closure.objects) {
+    m_glibc = m_glibc || o.name == "libc.so.6";
+    if (o.found_via == "program") continue;
+    // What the base's loader finds by its default directories is the
+    // base's: never copy a second (older or newer) copy over it.
+    if (o.found_via == "interpreter" ? m_base.exists(o.path)
+                                     : o.name.find('/') == std::string::npos && m_base.library(o.name, m_triplet))
+      continue;
+    if (copied_anyway(o.path) || !m_added.insert(o.path).second) continue;
+    std::string reason = o.found_via == "interpreter"
+                             ? "PT_INTERP of " + o.needed_by
+                             : "DT_NEEDED " + o.name + " of " + o.needed_by + " (found via " + o.found_via + ")";
+    m_out.add_host_path(o.path, reason);
+    if (o.found_via != "interpreter" && o.name.find('/') == std::string::npos) m_cache.push_back({o.name, o.path});
+  }
+}
+
+void LibraryResolver::add_rules(bool tzdata) {
+  const std::string& t = m_triplet;
+  auto add_first = [&](const std::string& name, const std::string& reason) {
+    if (m_base.library(name, t)) return;
+    for (const std::string& dir : {"/lib/" + t, "/usr/lib/" + t})
+      if (exists(dir + "/" + name)) {
+        if (m_added.insert(dir + "/" + name).second) {
+          m_out.add_host_path(dir + "/" + name, reason);
+          m_cache.push_back({name, dir + "/" + name});
+        }
+        return;
+      }
+  };
+  if (m_glibc) {
+    add_first("libgcc_s.so.1", "rule: glibc dlopens libgcc_s.so.1 for thread cancellation and unwinding");
+    if (!m_base.exists("/etc/nsswitch.conf") && exists("/etc/nsswitch.conf")) {
+      m_out.add_host_path("/etc/nsswitch.conf", "rule: NSS configuration");
+      std::istringstream in(read_file(m_out.host("/etc/nsswitch.conf")));
+      std::set<std::string> services;
+      for (std::string line; std::getline(in, line);) {
+        if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::istringstream words(line.substr(colon + 1));
+        for (std::string w; words >> w;)
+          if (!w.starts_with("[")) services.insert(w);
+      }
+      // files and dns are built into glibc since 2.34; others are modules.
+      for (const std::string& s : services)
+        if (s != "files" && s != "dns") add_first("libnss_" + s + ".so.2", "rule: NSS service \"" + s + "\" in nsswitch.conf");
+    }
+    // A regenerated cache over the libraries added. The base's own cache
+    // (if any) lists the base's libraries, which live in the default
+    // directories the loader searches after the cache anyway.
+    if (!m_cache.empty() && !m_base.exists("/etc/ld.so.cache")) {
+      std::string arch = t.starts_with("x86_64") ? "amd64" : t.starts_with("aarch64") ? "arm64" : "";
+      m_out.add_content("/etc/ld.so.cache", elf::write_ld_so_cache(m_cache, elf::cache_flags(arch)), 0644,
+                        "rule: regenerated for the libraries in the image");
+    }
+  }
+  if (!m_base.exists("/etc/ssl/certs/ca-certificates.crt") && exists("/etc/ssl/certs/ca-certificates.crt"))
+    m_out.add_host_path("/etc/ssl/certs/ca-certificates.crt", "rule: the CA bundle");
+  if (tzdata && !m_base.exists("/usr/share/zoneinfo") && exists("/usr/share/zoneinfo"))
+    m_out.add_host_path("/usr/share/zoneinfo", "rule: tzdata asked for");
+}
+
+}  // namespace distill
