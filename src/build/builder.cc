@@ -111,7 +111,12 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
     }
   }
   if (options.remote) {
-    if (auto remote = options.remote->get(key, layer.blob.media_type)) {
+    std::optional<BuiltLayer> remote;
+    {
+      std::lock_guard lock(options.remote->calls);
+      remote = options.remote->get(key, layer.blob.media_type);
+    }
+    if (remote) {
       ++options.remote->hits;
       remote->created_by = created_by;
       remote->reused = true;
@@ -140,6 +145,7 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
                          {"media_type", layer.blob.media_type}});
   status.done(human_size(uncompressed.size()) + " -> " + human_size(layer.blob.size));
   if (options.remote) {
+    std::lock_guard lock(options.remote->calls);
     options.remote->put(key, layer);
     ++options.remote->stored;
   }

@@ -2,7 +2,9 @@
 // The build pipeline as a short list of phases (mold-style driver):
 // plan the files layer, build or reuse it, assemble config, manifest and
 // index per platform. Destinations are written by oci/layout.
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +19,20 @@
 
 namespace distill {
 
+/// A count that layers built at once may bump; reads as an int.
+class Counter {
+ public:
+  Counter& operator++() {
+    m_value.fetch_add(1, std::memory_order_relaxed);
+    return *this;
+  }
+  operator int() const { return m_value.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int> m_value{0};
+};
+inline void to_json(nlohmann::json& j, const Counter& c) { j = static_cast<int>(c); }
+
 /// A layer cache shared between machines (--cache-repo): consulted after
 /// the local cache misses, filled after a layer is built.
 class RemoteLayerCache {
@@ -25,7 +41,10 @@ class RemoteLayerCache {
   /// The layer stored under `key` (its blob now in the local store), if any.
   virtual std::optional<BuiltLayer> get(const Digest& key, const std::string& media_type) = 0;
   virtual void put(const Digest& key, const BuiltLayer& layer) = 0;
-  int hits = 0, misses = 0, stored = 0;
+  Counter hits, misses, stored;
+  /// Held by the builder around get() and put(): layers built in parallel
+  /// call them one at a time, so implementations need no locking of their own.
+  std::mutex calls;
 };
 
 struct BuildOptions {

@@ -220,12 +220,92 @@ std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Stor
 
 namespace {
 
+/// The directories ldconfig reads in a Debian image, in its order.
+std::vector<std::string> library_dirs(const std::string& arch, bool merged_usr) {
+  std::string triplet = multiarch_triplet(arch);
+  if (merged_usr) return {"usr/lib/" + triplet, "usr/lib"};
+  return {"lib/" + triplet, "usr/lib/" + triplet, "lib", "usr/lib"};
+}
+
+using SharedObjects = std::vector<std::pair<std::string, std::string>>;  // (directory, soname)
+
+/// The shared objects a package puts in `dirs`, in its entries' order:
+/// all that /etc/ld.so.cache needs of it.
+SharedObjects shared_objects(const deb::DebContents& deb, const std::vector<std::string>& dirs) {
+  SharedObjects out;
+  for (const LayerEntry& e : deb.entries) {
+    if (e.type != LayerEntry::Type::file) continue;
+    auto slash = e.path.rfind('/');
+    if (slash == std::string::npos) continue;
+    std::string dir = e.path.substr(0, slash), name = e.path.substr(slash + 1);
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) continue;
+    if (!(name.starts_with("lib") || name.starts_with("ld-")) || name.find(".so") == std::string::npos) continue;
+    auto so = elf::read_shared_object(e.source, e.source_offset, e.size);
+    if (!so) continue;
+    out.emplace_back(dir, so->soname.empty() ? name : so->soname);
+  }
+  return out;
+}
+
+/// Where a package's shared objects are recorded in the store's action
+/// cache. Building its layer decodes the .deb anyway and records them, so
+/// ld_so_cache need not decode every .deb a second time.
+Digest shared_objects_key(const LockedPackage& p, const std::vector<std::string>& dirs, bool merged_usr) {
+  return sha256_of(nlohmann::json{"distill-deb-shared-objects-v1", p.sha256.hex, dirs, merged_usr}.dump());
+}
+
+void record_shared_objects(Store& store, const Digest& key, const SharedObjects& sos) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [dir, soname] : sos) list.push_back({dir, soname});
+  store.put_action(key, {{"sharedObjects", list}});
+}
+
+std::optional<SharedObjects> recorded_shared_objects(const Store& store, const Digest& key) {
+  auto record = store.get_action(key);
+  if (!record) return std::nullopt;
+  try {
+    SharedObjects out;
+    for (const auto& so : record->at("sharedObjects")) out.emplace_back(so.at(0).get<std::string>(), so.at(1).get<std::string>());
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged record: decode the .deb again
+  }
+}
+
+/// A package's shared objects: as recorded when its layer was built, else
+/// from the .deb (whose layer came from a cache, or was never built).
+SharedObjects package_shared_objects(const LockedPackage& p, const std::vector<std::string>& dirs,
+                                     const deb::DebOptions& deb_options, Store& store) {
+  Digest key = shared_objects_key(p, dirs, deb_options.merged_usr);
+  if (auto recorded = recorded_shared_objects(store, key)) return *recorded;
+  TempDir tmp(store.root() / "tmp", "deb-");
+  deb::DebOptions options = deb_options;
+  options.strip.clear();
+  deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp.path() / "payload", options, p.name);
+  SharedObjects sos = shared_objects(deb, dirs);
+  record_shared_objects(store, key, sos);
+  return sos;
+}
+
+/// What every package layer of one architecture shares.
+struct LayerContext {
+  const deb::DebOptions& deb_options;
+  const std::set<std::string>& derived;
+  std::vector<std::string> library_dirs;
+  Store& store;
+  ThreadPool& pool;
+  const BuildOptions& options;
+};
+
 /// One package's layer entries: its files (or derived effect), the effects
 /// of its maintainer scripts distill reproduces, and its status.d files.
-std::vector<LayerEntry> package_entries(const LockedPackage& p, const deb::DebOptions& deb_options, bool derive,
-                                        const fs::path& payload, Store& store) {
+std::vector<LayerEntry> package_entries(const LockedPackage& p, const LayerContext& ctx, const fs::path& payload) {
   std::string what = p.name + " " + p.version + " (" + p.filename + ")";
-  deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), payload, deb_options, what);
+  deb::DebContents deb = deb::read_deb(ctx.store.blob_path(p.sha256), payload, ctx.deb_options, what);
+  // Strip classes never reach the library directories, so these are the
+  // shared objects ld_so_cache would find decoding the .deb itself.
+  record_shared_objects(ctx.store, shared_objects_key(p, ctx.library_dirs, ctx.deb_options.merged_usr),
+                        shared_objects(deb, ctx.library_dirs));
   std::vector<LayerEntry> entries = deb.entries;
   auto add_dir = [&](const std::string& path) {
     if (std::none_of(entries.begin(), entries.end(), [&](const LayerEntry& e) { return e.path == path; })) {
@@ -236,6 +316,7 @@ std::vector<LayerEntry> package_entries(const LockedPackage& p, const deb::DebOp
       entries.push_back(d);
     }
   };
+  bool derive = ctx.derived.count(p.name) > 0;
   if ((!derive || !derive_package(p.name, deb, entries)) && p.name == "ca-certificates") {
     // What ca-certificates' postinst (update-ca-certificates) makes.
     LayerEntry b;
@@ -284,52 +365,96 @@ std::vector<std::vector<size_t>> group_packages(const std::vector<LockedPackage>
   return groups;
 }
 
+uint64_t group_size(const std::vector<LockedPackage>& packages, const std::vector<size_t>& group) {
+  uint64_t size = 0;
+  for (size_t i : group) size += packages[i].size;
+  return size;
+}
+
+/// The layer of one group of packages (one package unless layering merges
+/// them), built or reused; later packages win a path both ship.
+BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::vector<size_t>& group,
+                       const LayerContext& ctx, Status& status) {
+  std::string strip;
+  for (const std::string& s : ctx.deb_options.strip) strip += s + ",";
+  nlohmann::json key = {"distill-deb-layer-v4", ctx.deb_options.merged_usr, strip, ctx.options.compression.str(),
+                        ctx.options.epoch};
+  std::string created_by = "distill: package";
+  for (size_t i : group) {
+    const LockedPackage& p = packages[i];
+    key.push_back({p.sha256.hex, ctx.derived.count(p.name) > 0});
+    created_by += " " + p.name + " " + p.version;
+  }
+  Digest layer_key = sha256_of(key.dump());
+  std::vector<TempDir> tmps;  // payloads stay until the layer is written
+  std::vector<LayerEntry> produced;
+  auto produce = [&]() -> const std::vector<LayerEntry>& {
+    std::map<std::string, LayerEntry> merged;  // directories merge
+    for (size_t i : group) {
+      tmps.emplace_back(ctx.store.root() / "tmp", "deb-");
+      for (LayerEntry& e : package_entries(packages[i], ctx, tmps.back().path() / "payload")) {
+        std::string path = e.path;
+        merged[path] = std::move(e);
+      }
+    }
+    for (auto& [path, e] : merged) produced.push_back(std::move(e));
+    order_for_tar(produced);
+    return produced;
+  };
+  // Verify the .debs before any use: the store checks names, not bytes.
+  if (!ctx.options.use_layer_cache || !ctx.store.get_action(layer_key))
+    for (size_t i : group) {
+      const LockedPackage& p = packages[i];
+      if (hash_file(ctx.store.blob_path(p.sha256)) != p.sha256)
+        throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
+                    ctx.store.blob_path(p.sha256).string() + " and build again");
+    }
+  return build_layer_keyed(ctx.store, ctx.pool, layer_key, produce, ctx.options, created_by, status);
+}
+
+/// Package layers built at once: decoding a .deb's data.tar.xz is single
+/// threaded, so one package at a time leaves the other cores idle. Four at
+/// most: each layer's compression already spreads over every core, and
+/// keeps its own shards in memory.
+unsigned concurrent_layers(const ThreadPool& pool) { return std::clamp(pool.size(), 1u, 4u); }
+
 }  // namespace
 
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
                                        const std::set<std::string>& derived, size_t max_layers, Store& store,
                                        ThreadPool& pool, const BuildOptions& options, Status& status) {
-  std::vector<BuiltLayer> layers;
   auto it = lock.packages.find(arch);
   if (it == lock.packages.end()) throw Error("the lockfile has no packages for " + arch + "; run distill lock again");
   const std::vector<LockedPackage>& packages = it->second;
-  std::string strip;
-  for (const std::string& s : deb_options.strip) strip += s + ",";
-  for (const std::vector<size_t>& group : group_packages(packages, max_layers)) {
-    nlohmann::json key = {"distill-deb-layer-v4", deb_options.merged_usr, strip, options.compression.str(), options.epoch};
-    std::string created_by = "distill: package";
-    for (size_t i : group) {
-      const LockedPackage& p = packages[i];
-      key.push_back({p.sha256.hex, derived.count(p.name) > 0});
-      created_by += " " + p.name + " " + p.version;
-    }
-    Digest layer_key = sha256_of(key.dump());
-    std::vector<TempDir> tmps;
-    std::vector<LayerEntry> produced;
-    auto produce = [&]() -> const std::vector<LayerEntry>& {
-      // Later packages win a path both ship (directories merge).
-      std::map<std::string, LayerEntry> merged;
-      for (size_t i : group) {
-        const LockedPackage& p = packages[i];
-        tmps.emplace_back(store.root() / "tmp", "deb-");
-        for (LayerEntry& e : package_entries(p, deb_options, derived.count(p.name) > 0, tmps.back().path() / "payload", store)) {
-          std::string path = e.path;
-          merged[path] = std::move(e);
+  LayerContext ctx{deb_options, derived, library_dirs(arch, deb_options.merged_usr), store, pool, options};
+  std::vector<std::vector<size_t>> groups = group_packages(packages, max_layers);
+  // Largest first, so the longest job does not start last; each layer
+  // lands in its own slot, so the order of the result never changes.
+  std::vector<size_t> order(groups.size());
+  for (size_t g = 0; g < order.size(); ++g) order[g] = g;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return group_size(packages, groups[a]) > group_size(packages, groups[b]);
+  });
+  std::vector<BuiltLayer> layers(groups.size());
+  std::vector<std::future<void>> jobs(groups.size());
+  std::atomic<bool> failed{false};
+  status.phase("building " + std::to_string(groups.size()) + " package layers (" + arch + ")");
+  {
+    // Their own pool: a job waits on compression shards queued in `pool`,
+    // which could never run if the jobs themselves held all its threads.
+    ThreadPool workers(concurrent_layers(pool));
+    for (size_t g : order)
+      jobs[g] = workers.submit([&, g] {
+        if (failed) return;  // another layer failed: the build stops
+        try {
+          std::unique_ptr<Status> job_status = status.job();
+          layers[g] = group_layer(packages, groups[g], ctx, *job_status);
+        } catch (...) {
+          failed = true;
+          throw;
         }
-      }
-      for (auto& [path, e] : merged) produced.push_back(std::move(e));
-      order_for_tar(produced);
-      return produced;
-    };
-    // Verify the .debs before any use: the store checks names, not bytes.
-    if (!options.use_layer_cache || !store.get_action(layer_key))
-      for (size_t i : group) {
-        const LockedPackage& p = packages[i];
-        if (hash_file(store.blob_path(p.sha256)) != p.sha256)
-          throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
-                      store.blob_path(p.sha256).string() + " and build again");
-      }
-    layers.push_back(build_layer_keyed(store, pool, layer_key, produce, options, created_by, status));
+      });
+    wait_all(jobs);  // in layer order: the first failing layer is the one reported
   }
   return layers;
 }
@@ -357,28 +482,11 @@ std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb
     } catch (const std::exception&) {
     }
   }
-  // The directories ldconfig reads in a Debian image, in its order.
-  std::string triplet = multiarch_triplet(arch);
-  std::vector<std::string> dirs = {"usr/lib/" + triplet, "usr/lib"};
-  if (!deb_options.merged_usr) dirs = {"lib/" + triplet, "usr/lib/" + triplet, "lib", "usr/lib"};
+  std::vector<std::string> dirs = library_dirs(arch, deb_options.merged_usr);
   std::map<std::string, std::map<std::string, std::string>> by_dir;  // dir -> soname -> path
-  for (const LockedPackage& p : it->second) {
-    TempDir tmp(store.root() / "tmp", "deb-");
-    deb::DebOptions options = deb_options;
-    options.strip.clear();
-    deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp.path() / "payload", options, p.name);
-    for (const LayerEntry& e : deb.entries) {
-      if (e.type != LayerEntry::Type::file) continue;
-      auto slash = e.path.rfind('/');
-      std::string dir = e.path.substr(0, slash), name = e.path.substr(slash + 1);
-      if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) continue;
-      if (!(name.starts_with("lib") || name.starts_with("ld-")) || name.find(".so") == std::string::npos) continue;
-      auto so = elf::read_shared_object(e.source, e.source_offset, e.size);
-      if (!so) continue;
-      std::string soname = so->soname.empty() ? name : so->soname;
+  for (const LockedPackage& p : it->second)
+    for (const auto& [dir, soname] : package_shared_objects(p, dirs, deb_options, store))
       by_dir[dir].emplace(soname, "/" + dir + "/" + soname);
-    }
-  }
   std::vector<elf::CacheEntry> entries;
   for (const std::string& dir : dirs)
     for (const auto& [soname, path] : by_dir[dir]) entries.push_back({soname, path});
