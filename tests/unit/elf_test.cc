@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <sstream>
 
 #include "base/fs.h"
+#include "elf/closure.h"
 #include "elf/elf.h"
 #include "elf/ldcache.h"
 
@@ -47,4 +51,134 @@ TEST(Elf, ReadsTheSonameOfAHostLibrary) {
   EXPECT_EQ(so->soname, "libc.so.6");
   EXPECT_TRUE(so->is64);
   EXPECT_FALSE(elf::read_shared_object("/etc/passwd", 0, fs::file_size("/etc/passwd")));
+}
+
+namespace {
+
+std::string sh(const std::string& cmd, int* status = nullptr) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int st = ::pclose(p);
+  if (status) *status = WEXITSTATUS(st);
+  return out;
+}
+
+/// ldconfig -p's entry lines, for comparing two caches as glibc reads them.
+std::string listing(const std::string& cache_file) {
+  std::string out = sh("/sbin/ldconfig -p -C '" + cache_file + "' 2>&1");
+  std::string lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("\t")) lines += line + "\n";
+  return lines;
+}
+
+/// A root holding libq.so.1 in /opt/lib and two glibc-hwcaps builds of it,
+/// its cache written by the real ldconfig (-r chroots: root only).
+struct LdconfigRoot {
+  TempDir dir{fs::temp_directory_path(), "distill-ldcache-"};
+  std::string root() const { return dir.path().string(); }
+  std::string cache() const { return root() + "/etc/ld.so.cache"; }
+
+  bool make(const std::string& format) {
+    fs::create_directories(dir.path() / "etc");
+    fs::create_directories(dir.path() / "opt/lib/glibc-hwcaps/x86-64-v2");
+    fs::create_directories(dir.path() / "opt/lib/glibc-hwcaps/x86-64-v3");
+    write_file_atomic(dir.path() / "q.c", "int q(void) { return 1; }\n");
+    write_file_atomic(dir.path() / "etc/ld.so.conf", "/opt/lib\n");
+    for (const char* d : {"opt/lib", "opt/lib/glibc-hwcaps/x86-64-v2", "opt/lib/glibc-hwcaps/x86-64-v3"}) {
+      int st = 0;
+      sh("gcc -shared -fPIC -Wl,-soname,libq.so.1 -o '" + root() + "/" + d + "/libq.so.1' '" + root() + "/q.c' 2>&1", &st);
+      if (st != 0) return false;
+    }
+    int st = 0;
+    sh("/sbin/ldconfig -X -c " + format + " -r '" + root() + "' 2>&1", &st);
+    return st == 0;
+  }
+};
+
+}  // namespace
+
+TEST(LdCache, ReadsGlibcHwcapsEntriesAsLdconfigWritesThem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "ldconfig -r needs root";
+  LdconfigRoot r;
+  ASSERT_TRUE(r.make("new"));
+  auto cache = elf::LdCache::parse(read_file(r.cache()));
+  ASSERT_TRUE(cache);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const elf::CacheEntry& e : cache->entries()) got.emplace_back(e.path, e.hwcaps);
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
+                     {"/opt/lib/glibc-hwcaps/x86-64-v2/libq.so.1", "x86-64-v2"},
+                     {"/opt/lib/glibc-hwcaps/x86-64-v3/libq.so.1", "x86-64-v3"},
+                     {"/opt/lib/libq.so.1", ""}}));
+  int amd64 = elf::cache_flags("amd64");
+  EXPECT_EQ(cache->lookup("libq.so.1", amd64, {}), "/opt/lib/libq.so.1");
+  EXPECT_EQ(cache->lookup("libq.so.1", amd64, {"x86-64-v4", "x86-64-v3", "x86-64-v2"}),
+            "/opt/lib/glibc-hwcaps/x86-64-v3/libq.so.1");
+  EXPECT_EQ(cache->lookup("libq.so.1", amd64, {"x86-64-v2"}), "/opt/lib/glibc-hwcaps/x86-64-v2/libq.so.1");
+  EXPECT_EQ(cache->lookup("libq.so.1", elf::cache_flags("arm64"), {}), std::nullopt);
+  EXPECT_EQ(cache->lookup("libz.so.1", amd64, {}), std::nullopt);
+
+  // Written back by distill, glibc's reader sees the same cache.
+  TempDir out(fs::temp_directory_path(), "distill-ldcache-");
+  write_file_atomic(out.path() / "ld.so.cache", elf::write_ld_so_cache(cache->entries(), amd64));
+  EXPECT_EQ(listing((out.path() / "ld.so.cache").string()), listing(r.cache()));
+  EXPECT_NE(listing(r.cache()).find("hwcap: \"x86-64-v3\""), std::string::npos) << listing(r.cache());
+}
+
+TEST(LdCache, ReadsTheOldAndTheCompatFormats) {
+  if (::geteuid() != 0) GTEST_SKIP() << "ldconfig -r needs root";
+  // The old format has no hwcaps field: ldconfig writes the glibc-hwcaps
+  // builds as ordinary entries, and ld.so takes the first (x86-64-v2) for
+  // every CPU. The compat format hides the new one inside, which is read.
+  for (auto [format, path] : {std::pair{"old", "/opt/lib/glibc-hwcaps/x86-64-v2/libq.so.1"},
+                              std::pair{"compat", "/opt/lib/libq.so.1"}}) {
+    LdconfigRoot r;
+    ASSERT_TRUE(r.make(format)) << format;
+    auto cache = elf::LdCache::parse(read_file(r.cache()));
+    ASSERT_TRUE(cache) << format;
+    EXPECT_EQ(cache->entries().size(), 3u) << format;
+    EXPECT_EQ(cache->lookup("libq.so.1", elf::cache_flags("amd64"), {}), path) << format;
+  }
+}
+
+TEST(LdCache, LookupFollowsLdSosSearch) {
+  // Another architecture's entry of the same name is passed over; an i386
+  // lookup takes it. Ties keep their order, as ldconfig's directory order.
+  std::string data = elf::write_ld_so_cache({{"libq.so.1", "/usr/lib/x86_64-linux-gnu/libq.so.1"},
+                                             {"libq.so.1", "/usr/lib/i386-linux-gnu/libq.so.1", "", elf::cache_flags("i386")},
+                                             {"libq.so.1", "/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libq.so.1", "x86-64-v3"},
+                                             {"libq.so.1", "/usr/local/lib/libq.so.1"}},
+                                            elf::cache_flags("amd64"));
+  auto cache = elf::LdCache::parse(data);
+  ASSERT_TRUE(cache);
+  ASSERT_EQ(cache->entries().size(), 4u);
+  EXPECT_EQ(cache->entries()[0].hwcaps, "x86-64-v3");  // a name's hwcaps entries first
+  int amd64 = elf::cache_flags("amd64");
+  EXPECT_EQ(cache->lookup("libq.so.1", amd64, {}), "/usr/lib/x86_64-linux-gnu/libq.so.1");
+  EXPECT_EQ(cache->lookup("libq.so.1", amd64, {"x86-64-v3"}), "/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libq.so.1");
+  EXPECT_EQ(cache->lookup("libq.so.1", elf::cache_flags("i386"), {"x86-64-v3"}), "/usr/lib/i386-linux-gnu/libq.so.1");
+  EXPECT_FALSE(elf::LdCache::parse("not a cache"));
+  EXPECT_FALSE(elf::LdCache::parse(data.substr(0, 60)));
+}
+
+TEST(LdCache, ReadsTheHostCacheAsLdconfigDoes) {
+  if (!fs::exists("/etc/ld.so.cache")) GTEST_SKIP() << "no /etc/ld.so.cache";
+  auto cache = elf::LdCache::parse(read_file("/etc/ld.so.cache"));
+  ASSERT_TRUE(cache);
+  // ldconfig -p: "\tNAME (FLAGS[, hwcap: "SUB"]) => PATH", in file order.
+  std::vector<std::string> theirs, ours;
+  std::istringstream in(listing("/etc/ld.so.cache"));
+  for (std::string line; std::getline(in, line);) {
+    std::string hwcaps = line.find("hwcap: \"") == std::string::npos ? "" : line.substr(line.find("hwcap: \"") + 8);
+    theirs.push_back(line.substr(1, line.find(" (") - 1) + " " + hwcaps.substr(0, hwcaps.find('"')) + " " +
+                     line.substr(line.find(" => ") + 4));
+  }
+  for (const elf::CacheEntry& e : cache->entries()) ours.push_back(e.soname + " " + e.hwcaps + " " + e.path);
+  EXPECT_EQ(ours.size(), theirs.size());
+  EXPECT_TRUE(ours == theirs) << "the host cache read differently from ldconfig -p";
+  EXPECT_EQ(cache->lookup("libc.so.6", elf::cache_flags("amd64"), elf::host_glibc_hwcaps()),
+            "/lib/x86_64-linux-gnu/libc.so.6");
 }
