@@ -6,41 +6,10 @@
 
 #include "base/fs.h"
 #include "elf/closure.h"
+#include "fixtures/elf_fixture.h"
 
 using namespace distill;
-
-namespace {
-
-std::string run(const std::string& cmd) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
-/// What glibc's loader loads (LD_TRACE_LOADED_OBJECTS=1), as name -> path.
-std::map<std::string, std::string> loader_oracle(const std::string& program) {
-  std::map<std::string, std::string> out;
-  // Executed (not ld.so --list): $ORIGIN then comes from /proc/self/exe,
-  // as in a real run of a symlinked program such as /usr/bin/java.
-  std::string text = run("LD_TRACE_LOADED_OBJECTS=1 " + program + " 2>/dev/null");
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    std::string line = text.substr(pos, eol - pos);
-    pos = eol == std::string::npos ? text.size() : eol + 1;
-    auto arrow = line.find(" => ");
-    if (arrow == std::string::npos) continue;  // vdso and the interpreter line
-    std::string name = line.substr(line.find_first_not_of(" \t"), arrow - line.find_first_not_of(" \t"));
-    std::string path = line.substr(arrow + 4, line.find(" (") - arrow - 4);
-    out[name] = path;
-  }
-  return out;
-}
-
-}  // namespace
+using test::run;
 
 TEST(Closure, MatchesTheRealLoaderOnHostPrograms) {
   const char* candidates[] = {
@@ -60,11 +29,11 @@ TEST(Closure, MatchesTheRealLoaderOnHostPrograms) {
     auto info = elf::read_elf(real);
     if (!info || info->interpreter.empty()) continue;  // scripts and static programs
     checked.insert(path);
-    elf::Closure c = elf::resolve_closure(path, {});
-    std::map<std::string, std::string> ours;
-    for (const elf::LoadedObject& o : c.objects)
-      if (o.found_via != "program" && o.found_via != "interpreter") ours[o.name] = o.path;
-    EXPECT_EQ(ours, loader_oracle(path)) << path;
+    // The loader picks glibc-hwcaps builds for this CPU: so must we, here.
+    elf::ClosureOptions options;
+    options.glibc_hwcaps = elf::host_glibc_hwcaps();
+    elf::Closure c = elf::resolve_closure(path, options);
+    EXPECT_EQ(test::found(c), test::glibc_trace(path)) << path;
     EXPECT_TRUE(c.missing.empty()) << path;
   }
   EXPECT_GE(checked.size(), 40u) << "the oracle test needs at least 40 dynamically linked host programs";
