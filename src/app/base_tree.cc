@@ -9,13 +9,42 @@ namespace distill {
 
 namespace {
 
+std::string to_hex(std::string_view bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string from_hex(const std::string& hex) {
+  std::string out;
+  auto value = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) out += char(value(hex[i]) << 4 | value(hex[i + 1]));
+  return out;
+}
+
+/// The bytes of `path` in layer `file` (a tar blob), at most 16 MiB.
+std::string file_in_layer(const fs::path& file, const std::string& path) {
+  std::string data;
+  read_tar(file, [&](const TarEntry& e, const ReadData& read) {
+    if (e.path != path || e.type != '0') return;
+    data.clear();
+    char buf[65536];
+    for (size_t n; (n = read(buf, sizeof buf)) > 0 && data.size() < (16u << 20);) data.append(buf, n);
+  });
+  return data;
+}
+
 std::string parent_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
 Digest cache_key(const std::vector<BuiltLayer>& layers) {
-  std::string key = "distill-base-tree-v1";
+  std::string key = "distill-base-tree-v2";
   for (const BuiltLayer& l : layers) key += "\n" + l.blob.digest.str();
   return sha256_of(key);
 }
@@ -30,6 +59,7 @@ BaseTree BaseTree::read(const std::vector<BuiltLayer>& layers, Store& store) {
     try {
       for (const auto& [path, node] : record->at("nodes").items())
         tree.m_nodes[path] = Node{node.at(0).get<std::string>().at(0), node.at(1).get<std::string>()};
+      tree.m_ld_so_cache = from_hex(record->at("ld_so_cache").get<std::string>());
       return tree;
     } catch (const std::exception&) {
       tree.m_nodes.clear();  // a damaged record is read again below
@@ -42,8 +72,10 @@ BaseTree BaseTree::read(const std::vector<BuiltLayer>& layers, Store& store) {
     std::string path = "/" + e.entry.path;
     tree.m_nodes[path] = Node{e.entry.type, e.entry.link_target};
     nodes[path] = {std::string(1, e.entry.type), e.entry.link_target};
+    if (e.entry.path == "etc/ld.so.cache" && e.entry.type == '0')
+      tree.m_ld_so_cache = file_in_layer(view.layers[e.layer].file, e.entry.path);
   }
-  store.put_action(key, {{"nodes", nodes}});
+  store.put_action(key, {{"nodes", nodes}, {"ld_so_cache", to_hex(tree.m_ld_so_cache)}});
   return tree;
 }
 

@@ -42,8 +42,13 @@ class BaseTree {
   /// directories for `triplet`: the path, or nullopt.
   std::optional<std::string> library(const std::string& soname, const std::string& triplet) const;
 
+  /// The base's /etc/ld.so.cache bytes ("" when it has none), so an app's
+  /// cache can keep the base's entries.
+  const std::string& ld_so_cache() const { return m_ld_so_cache; }
+
  private:
   std::map<std::string, Node> m_nodes;  // absolute paths, "/usr/bin/python3"
+  std::string m_ld_so_cache;
 };
 
 }  // namespace distill

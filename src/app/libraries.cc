@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "base/error.h"
@@ -25,17 +26,37 @@ bool LibraryResolver::copied_anyway(const std::string& path) const {
   return false;
 }
 
-void LibraryResolver::add_program(const std::string& program) {
+elf::ClosureOptions LibraryResolver::options_for(const std::string& object) {
+  if (m_triplet.empty()) {
+    auto info = elf::read_elf(m_out.host(object));
+    if (!info) throw Error(object + " is not an ELF file");
+    m_triplet = elf::triplet_for_machine(info->machine, info->is64);
+  }
   elf::ClosureOptions options;
   options.root = m_root;
   options.library_path = m_library_path;
-  add_closure(elf::resolve_closure(program, options), program);
+  // What the base's loader finds by its system directories is the base's:
+  // never copy a second (older or newer) copy over it.
+  options.base_provides = [this](const std::string& name) -> std::optional<std::string> {
+    if (name.starts_with("/")) return m_base.exists(name) ? std::optional<std::string>(name) : std::nullopt;
+    return m_base.library(name, m_triplet);
+  };
+  return options;
+}
+
+void LibraryResolver::add_program(const std::string& program) {
+  add_closure(elf::resolve_closure(program, options_for(program)), program);
 }
 
 void LibraryResolver::add_shared_object(const std::string& host_path, const std::string& what) {
-  (void)host_path;
-  (void)what;
-  throw Error("internal: shared-object closures are not wired yet");
+  elf::ClosureOptions options = options_for(host_path);
+  // The program that dlopens it (python3, node) runs under the glibc
+  // loader of the library's machine; distill's own PT_INTERP names it.
+  auto self = elf::read_elf("/proc/self/exe");
+  auto object = elf::read_elf(m_out.host(host_path));
+  bool musl = object && std::find(object->needed.begin(), object->needed.end(), "libc.so") != object->needed.end();
+  if (self && object && !musl && self->machine == object->machine) options.interpreter = self->interpreter;
+  add_closure(elf::resolve_library_closure(host_path, options), what);
 }
 
 void LibraryResolver::add_closure(const elf::Closure& closure, const std::string& what) {
@@ -44,24 +65,16 @@ void LibraryResolver::add_closure(const elf::Closure& closure, const std::string
     for (const std::string& m : closure.missing) msg += "\n  " + m;
     throw Error(msg);
   }
-  if (!closure.objects.empty() && m_triplet.empty()) {
-    if (auto info = elf::read_elf(m_out.host(closure.objects.front().path)))
-      m_triplet = elf::triplet_for_machine(info->machine, info->is64);
-  }
   for (const elf::LoadedObject& o : closure.objects) {
-    m_glibc = m_glibc || o.name == "libc.so.6";
-    if (o.found_via == "program") continue;
-    // What the base's loader finds by its default directories is the
-    // base's: never copy a second (older or newer) copy over it.
-    if (o.found_via == "interpreter" ? m_base.exists(o.path)
-                                     : o.name.find('/') == std::string::npos && m_base.library(o.name, m_triplet))
-      continue;
+    m_glibc = m_glibc || (o.name == "libc.so.6" && !closure.musl);
+    if (o.found_via == "program" || o.found_via == "library" || o.found_via == "base image") continue;
     if (copied_anyway(o.path) || !m_added.insert(o.path).second) continue;
-    std::string reason = o.found_via == "interpreter"
-                             ? "PT_INTERP of " + o.needed_by
-                             : "DT_NEEDED " + o.name + " of " + o.needed_by + " (found via " + o.found_via + ")";
+    std::string reason = o.found_via == "interpreter"          ? "PT_INTERP of " + what
+                         : o.found_via == "glibc-hwcaps variant" ? "glibc-hwcaps variant of " + o.needed_by + " (for other CPUs)"
+                                                                 : "DT_NEEDED " + o.name + " of " + o.needed_by + " (found via " + o.found_via + ")";
     m_out.add_host_path(o.path, reason);
-    if (o.found_via != "interpreter" && o.name.find('/') == std::string::npos) m_cache.push_back({o.name, o.path});
+    if (o.found_via != "interpreter" && o.name.find('/') == std::string::npos)
+      m_cache.push_back({o.name, o.path, elf::glibc_hwcaps_subdir(o.path)});
   }
 }
 
@@ -96,13 +109,22 @@ void LibraryResolver::add_rules(bool tzdata) {
       for (const std::string& s : services)
         if (s != "files" && s != "dns") add_first("libnss_" + s + ".so.2", "rule: NSS service \"" + s + "\" in nsswitch.conf");
     }
-    // A regenerated cache over the libraries added. The base's own cache
-    // (if any) lists the base's libraries, which live in the default
-    // directories the loader searches after the cache anyway.
-    if (!m_cache.empty() && !m_base.exists("/etc/ld.so.cache")) {
+    // A regenerated cache over the libraries added, keeping the base's
+    // entries (its libraries stay where its cache says they are).
+    if (!m_cache.empty()) {
+      std::vector<elf::CacheEntry> entries = m_cache;
+      std::set<std::string> ours;
+      for (const elf::CacheEntry& e : m_cache) ours.insert(e.soname + "\n" + e.hwcaps);
+      if (!m_base.ld_so_cache().empty()) {
+        auto base_cache = elf::LdCache::parse(m_base.ld_so_cache());
+        if (!base_cache) throw Error("the base's /etc/ld.so.cache (" + std::to_string(m_base.ld_so_cache().size()) + " bytes) is not a cache glibc reads; rebuild the base");
+        for (const elf::CacheEntry& e : base_cache->entries())
+          if (!ours.count(e.soname + "\n" + e.hwcaps)) entries.push_back(e);
+      }
       std::string arch = t.starts_with("x86_64") ? "amd64" : t.starts_with("aarch64") ? "arm64" : "";
-      m_out.add_content("/etc/ld.so.cache", elf::write_ld_so_cache(m_cache, elf::cache_flags(arch)), 0644,
-                        "rule: regenerated for the libraries in the image");
+      m_out.add_content("/etc/ld.so.cache", elf::write_ld_so_cache(entries, elf::cache_flags(arch)), 0644,
+                        m_base.ld_so_cache().empty() ? "rule: regenerated for the libraries in the image"
+                                                     : "rule: the base's ld.so.cache plus the libraries added");
     }
   }
   if (!m_base.exists("/etc/ssl/certs/ca-certificates.crt") && exists("/etc/ssl/certs/ca-certificates.crt"))

@@ -34,6 +34,7 @@ class LibraryResolver {
   const std::string& triplet() const { return m_triplet; }
 
  private:
+  elf::ClosureOptions options_for(const std::string& object);
   void add_closure(const elf::Closure& closure, const std::string& what);
   bool copied_anyway(const std::string& path) const;
   bool exists(const std::string& path) const;

@@ -151,9 +151,20 @@ AppPlan plan_python(const AppSpec& app, const AppContext& context) {
   for (const char* name : {".venv", "venv"})
     if (fs::exists(dir / name / "pyvenv.cfg", ec)) skip.push_back(dir / name);  // a venv is never app code
   std::string site = "/usr/local/lib/python" + version + "/dist-packages";
+  std::vector<std::pair<std::string, std::string>> dropped_installers;
   if (!deps.empty()) {
     fs::path sp = site_packages(deps);
-    copy_tree(sp, site, dep_files, {}, "dependency from " + sp.string(),
+    // pip installs packages; no app imports it at run time, and a package
+    // manager is what a distroless image leaves out.
+    std::vector<fs::path> installers;
+    for (const auto& e : fs::directory_iterator(sp, ec)) {
+      std::string name = e.path().filename().string();
+      if (name == "pip" || (name.starts_with("pip-") && name.ends_with(".dist-info"))) {
+        installers.push_back(e.path());
+        dropped_installers.emplace_back(site + "/" + name, "left out: pip is an installer, not a run-time dependency");
+      }
+    }
+    copy_tree(sp, site, dep_files, installers, "dependency from " + sp.string(),
               [&](const fs::path& h, const std::string& i) { return trees.file(h, i, dep_files); });
   }
   copy_tree(dir, "/app", code, skip, "app code from " + dir.string(),
@@ -174,6 +185,7 @@ AppPlan plan_python(const AppSpec& app, const AppContext& context) {
   plan.workdir = "/app";
   collect_explain(plan, {&libs, &dep_files, &code});
   for (const auto& d : trees.dropped()) plan.explain.push_back(d);
+  for (const auto& d : dropped_installers) plan.explain.push_back(d);
   return plan;
 }
 

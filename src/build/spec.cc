@@ -393,7 +393,7 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
   std::string from;
   if (root["from"]) from = r.scalar(root["from"], "from");
   if (const YAML::Node app = root["app"]) spec.app = parse_app(r, app, base_dir, from);
-  spec.from = from.empty() ? "scratch" : from;
+  spec.from = from.empty() ? (spec.app ? "" : "scratch") : from;  // an app without a base gets its default at build time
   if (root["from"] || (root["app"] && root["app"]["base"])) {
     YAML::Node at = root["from"] ? root["from"] : root["app"]["base"];
     std::string field = root["from"] ? "from" : "app.base";

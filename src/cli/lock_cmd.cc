@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "app/app.h"
 #include "base/error.h"
 #include "build/presets.h"
 #include "cli/package_support.h"
@@ -11,6 +12,7 @@ namespace {
 /// The spec as build sees it: on top of its preset when it says from: preset:.
 Spec spec_with_contents(const std::string& file, const ResolveOptions& options) {
   Spec spec = parse_spec_file(file);
+  if (spec.from.empty()) spec.from = spec.app ? default_app_base(*spec.app) : "scratch";
   if (spec.from.starts_with("preset:")) spec = overlay(preset_spec(PresetRef::parse(spec.from.substr(7)), options.suite), spec);
   if (!spec.contents || spec.contents->packages.empty())
     throw Error(file + ": the spec lists no packages (contents.packages); there is nothing to lock");

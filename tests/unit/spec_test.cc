@@ -75,7 +75,16 @@ TEST(Spec, ErrorsNameFileLineAndField) {
   EXPECT_NE(spec_error("ports: [http]\n").find("ports[0]"), std::string::npos);
   EXPECT_NE(spec_error("archs: [vax]\n").find("archs[0]"), std::string::npos);
   EXPECT_NE(spec_error("stop-signal: TERM now\n").find("stop-signal"), std::string::npos);
-  EXPECT_NE(spec_error("entrypoint: [a]\napp: {program: x}\n").find("image.yaml:2:1: app: is not supported"), std::string::npos);
+  EXPECT_NE(spec_error("app: {program: x}\nentrypoint: [a]\n").find("image.yaml:2:13: entrypoint: app: sets the entrypoint"),
+            std::string::npos);
+  EXPECT_NE(spec_error("app: {args: [a]}\n").find("image.yaml:1:6: app: names no program"), std::string::npos);
+  EXPECT_NE(spec_error("app: {program: x, colour: red}\n").find("app.colour: unknown key"), std::string::npos);
+  EXPECT_NE(spec_error("app: {program: x, kind: ruby}\n").find("app.kind: \"ruby\" is not a kind of app"), std::string::npos);
+  EXPECT_NE(spec_error("from: scratch\napp: {program: x, base: preset:cc}\n").find("app.base: the spec already says from: scratch"),
+            std::string::npos);
+  EXPECT_NE(spec_error("app: {program: x, base: ftp://x}\n").find("image.yaml:1:25: app.base"), std::string::npos);
+  EXPECT_NE(spec_error("app: {program: x, sysroot: /nonexistent-root}\n").find("app.sysroot: /nonexistent-root is not a directory"),
+            std::string::npos);
   EXPECT_NE(spec_error("from: ftp://example.com/x\n").find("from"), std::string::npos);
   EXPECT_NE(spec_error("contents: {packages: [Bad_Name]}\n").find("contents.packages[0]"), std::string::npos);
   EXPECT_NE(spec_error("strip: [docs, pictures]\n").find("strip[1]"), std::string::npos);
@@ -83,6 +92,19 @@ TEST(Spec, ErrorsNameFileLineAndField) {
   EXPECT_NE(spec_error("files:\n  - {dst: /a, content: \"open\n").find("malformed YAML"), std::string::npos);
   EXPECT_NE(spec_error("paths:\n  - {path: /x, type: fifo}\n").find("paths[0].type"), std::string::npos);
   EXPECT_NE(spec_error("files:\n  - {dst: /a}\n").find("needs src"), std::string::npos);
+}
+
+TEST(Spec, AppPathsStartAtTheSpecDirectoryOrInTheSysroot) {
+  Spec s = parse_spec("app:\n  program: build/server\n  args: [--port, \"8080\"]\n  include: [conf]\n  deps: .venv\n",
+                      "image.yaml", "/src/proj");
+  ASSERT_TRUE(s.app);
+  EXPECT_EQ(s.app->program, "/src/proj/build/server");
+  EXPECT_EQ(s.app->args, (std::vector<std::string>{"--port", "8080"}));
+  EXPECT_EQ(s.app->include, (std::vector<std::string>{"/src/proj/conf"}));
+  EXPECT_EQ(s.app->deps, "/src/proj/.venv");
+  EXPECT_EQ(s.from, "") << "no base written: the build picks the app's default";
+  Spec r = parse_spec("app: {program: /usr/bin/curl, sysroot: /, base: preset:cc}\n", "image.yaml", "/src");
+  EXPECT_EQ(r.from, "preset:cc");
 }
 
 TEST(Spec, EmptySpecIsScratch) {
