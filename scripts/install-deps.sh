@@ -11,7 +11,7 @@ test_deps=(skopeo umoci podman runc uidmap docker.io python3-jsonschema
   golang-github-opencontainers-image-spec-dev jq pigz zstd libcap2-bin
   util-linux time apt-utils gpgv gnupg python3 docker-registry apache2-utils openssl
   qemu-user-static binfmt-support mmdebstrap default-jdk-headless g++ sqlite3 curl musl-tools
-  python3-dev python3-venv nodejs libnode-dev)
+  python3-dev python3-venv nodejs)
 want=("${build_deps[@]}")
 [ "${1:-}" = --build-only ] || want+=("${test_deps[@]}")
 missing=()

@@ -22,7 +22,7 @@ need_root
 need jq gcc node javac jar umoci curl
 [ -f /usr/include/python3.11/Python.h ] || [ -n "$(ls /usr/include/python3*/Python.h 2>/dev/null)" ] ||
   fail "Python headers missing" "install python3-dev (scripts/install-deps.sh)"
-[ -f /usr/include/node/node_api.h ] || fail "node_api.h missing" "install libnode-dev (scripts/install-deps.sh)"
+[ -f /usr/include/node/node_api.h ] || fail "node_api.h missing" "install nodejs, which ships it (scripts/install-deps.sh)"
 presets_mirror_start amd64
 podman_setup
 OUT=$PM/out
