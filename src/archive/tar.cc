@@ -2,8 +2,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <sys/stat.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,18 +91,31 @@ void check(archive* a, int rc, const std::string& what) {
   if (rc < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "libarchive error"));
 }
 
-void write_file_data(archive* a, const LayerEntry& e) {
-  if (e.source.empty()) {
-    if (!e.content.empty() && archive_write_data(a, e.content.data(), e.content.size()) < 0)
-      check(a, ARCHIVE_FATAL, "writing " + e.path);
-    return;
-  }
-  // An unreadable source is found here, not by an extra access() per file
-  // while planning; the message still names where the spec asked for it.
+/// Opens a file entry's host source. An unreadable source is found here,
+/// not by an extra access() per file while planning; the message still
+/// names where the spec asked for it.
+Fd open_source(const LayerEntry& e) {
   int raw = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (raw < 0) throw_errno((e.origin.empty() ? "" : e.origin + ": ") + "cannot read " + e.source);
-  Fd fd(raw);
-  if (e.source_offset && ::lseek(fd.get(), static_cast<off_t>(e.source_offset), SEEK_SET) < 0)
+  return Fd(raw);
+}
+
+/// Only file capabilities travel into images: other xattrs (SELinux labels,
+/// user.*) describe the build host, not the application.
+void add_source_capability(archive_entry* en, int fd) {
+  static constexpr const char* kCapability = "security.capability";
+  char value[1024];
+  ssize_t n = ::fgetxattr(fd, kCapability, value, sizeof value);
+  if (n > 0) archive_entry_xattr_add_entry(en, kCapability, value, static_cast<size_t>(n));
+}
+
+void write_inline_data(archive* a, const LayerEntry& e) {
+  if (!e.content.empty() && archive_write_data(a, e.content.data(), e.content.size()) < 0)
+    check(a, ARCHIVE_FATAL, "writing " + e.path);
+}
+
+void write_source_data(archive* a, const LayerEntry& e, int fd) {
+  if (e.source_offset && ::lseek(fd, static_cast<off_t>(e.source_offset), SEEK_SET) < 0)
     throw_errno("cannot seek in " + e.source);
   // One buffer for all files: a fresh 1 MiB allocation per small file costs
   // an mmap and munmap each.
@@ -111,14 +125,14 @@ void write_file_data(archive* a, const LayerEntry& e) {
   for (;;) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), e.size - done));
     if (want == 0) break;
-    size_t n = read_some(fd.get(), std::span(buffer.data(), want), e.source);
+    size_t n = read_some(fd, std::span(buffer.data(), want), e.source);
     if (n == 0) break;
     if (e.verify) hash.update(std::string_view(buffer.data(), n));
     if (archive_write_data(a, buffer.data(), n) < 0) check(a, ARCHIVE_FATAL, "writing " + e.path);
     done += n;
   }
   if (done != e.size) throw Error(e.source + " shrank while it was being read; try the build again");
-  if (!e.slice && read_some(fd.get(), std::span(buffer.data(), 1), e.source) != 0)
+  if (!e.slice && read_some(fd, std::span(buffer.data(), 1), e.source) != 0)
     throw Error(e.source + " grew while it was being read; try the build again");
   if (e.verify && hash.finish() != *e.verify)
     throw Error(e.source + " does not match its digest " + e.verify->str() + " (corrupt or tampered); delete it and try again");
@@ -165,8 +179,12 @@ void write_tar(const std::vector<LayerEntry>& entries, int64_t mtime, ByteSink& 
         break;
     }
     for (const auto& [key, value] : e.xattrs) archive_entry_xattr_add_entry(en, key.c_str(), value.data(), value.size());
+    // A host file is opened before its header, which may carry its capability.
+    Fd source = e.type == LayerEntry::Type::file && !e.source.empty() ? open_source(e) : Fd();
+    if (source && e.source_capability) add_source_capability(en, source.get());
     check(ar, archive_write_header(ar, en), "writing " + e.path);
-    if (e.type == LayerEntry::Type::file) write_file_data(ar, e);
+    if (source) write_source_data(ar, e, source.get());
+    else if (e.type == LayerEntry::Type::file) write_inline_data(ar, e);
   }
   check(ar, archive_write_close(ar), "tar");
 }

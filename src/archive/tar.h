@@ -34,6 +34,10 @@ struct LayerEntry {
   std::string content;      // inline content (when source is empty)
   std::string link_target;  // symlink target, or the path a hardlink points to
   std::map<std::string, std::string> xattrs;  // kept: security.capability only
+  /// Host files: take security.capability from `source` when the tar is
+  /// written, with the file open anyway, rather than by another path lookup
+  /// per file while planning. Setting it changes the ctime in `stat_key`.
+  bool source_capability = false;
   std::string origin;       // where it was declared, for error messages
   std::optional<Digest> verify;  // when set, the source must hash to this
 };

@@ -43,7 +43,8 @@ std::string to_hex(std::string_view bytes) {
 
 /// The layer's input key: everything that decides its bytes. Host files
 /// count by identity and timestamps (stat_key), not content, so a cache
-/// check costs no reading; a file rewritten in place changes its ctime.
+/// check costs no reading; a file rewritten in place, or given another
+/// capability (read when the tar is written), changes its ctime.
 Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& options) {
   Sha256 key;
   auto field = [&](std::string_view s) {
@@ -51,7 +52,7 @@ Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& opt
     key.update(":");
     key.update(s);
   };
-  field("distill-layer-v2");
+  field("distill-layer-v3");
   field(options.compression.str());
   field(std::to_string(options.epoch));
   for (const LayerEntry& e : entries) {
@@ -66,7 +67,8 @@ Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& opt
     if (e.type == LayerEntry::Type::file) {
       if (!e.source.empty() && e.stat_key.empty())
         throw Error("internal: " + e.path + " has no stat key for the layer cache");
-      field(e.source.empty() ? sha256_of(e.content).hex : e.source + "@" + e.stat_key);
+      field(e.source.empty() ? sha256_of(e.content).hex
+                             : e.source + "@" + e.stat_key + (e.source_capability ? "+capability" : ""));
     }
   }
   return key.finish();

@@ -1,11 +1,15 @@
 #include "build/layer_plan.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
+#include <memory>
+#include <set>
 
 #include "base/error.h"
 
@@ -13,9 +17,39 @@ namespace distill {
 
 namespace {
 
-// Only file capabilities travel into images: other xattrs (SELinux labels,
-// user.*) describe the build host, not the application.
-constexpr const char* kKeptXattr = "security.capability";
+/// "dev:ino:size:mtime:ctime" (ns): a host file's identity for the layer
+/// cache, built without the temporary strings of std::to_string.
+std::string stat_key(const struct stat& st) {
+  char buf[160];
+  int n = std::snprintf(buf, sizeof buf, "%ju:%ju:%jd:%jd.%ld:%jd.%ld", uintmax_t(st.st_dev), uintmax_t(st.st_ino),
+                        intmax_t(st.st_size), intmax_t(st.st_mtim.tv_sec), st.st_mtim.tv_nsec,
+                        intmax_t(st.st_ctim.tv_sec), st.st_ctim.tv_nsec);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+using Child = std::pair<std::string, struct stat>;  // name, lstat
+
+/// A directory's children, sorted as bytes (so hardlink groups pick the
+/// same first path on every host), each lstat'ed relative to the open
+/// directory: one path component to look up per file instead of the
+/// whole path. The directory is closed before the caller descends, so
+/// deep trees hold one descriptor at a time.
+std::vector<Child> list_dir(const std::string& dir, const SpecPlace& place) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) throw_errno(place.str() + ": cannot list " + dir);
+  std::unique_ptr<DIR, int (*)(DIR*)> owned(d, ::closedir);
+  std::vector<Child> children;
+  errno = 0;
+  while (const dirent* ent = ::readdir(d)) {
+    std::string_view name = ent->d_name;
+    if (name != "." && name != "..") children.push_back(Child{std::string(name), {}});
+  }
+  if (errno != 0) throw_errno(place.str() + ": cannot list " + dir);
+  std::sort(children.begin(), children.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [name, st] : children)
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno(place.str() + ": " + dir + "/" + name);
+  return children;
+}
 
 struct Planner {
   std::map<std::string, LayerEntry> entries;  // key: relative path
@@ -49,10 +83,10 @@ struct Planner {
     if (f.dst_is_dir && !S_ISDIR(st.st_mode)) dst = (dst == "/" ? "" : dst) + "/" + src.filename().string();
     if (!S_ISDIR(st.st_mode) && dst == "/") throw Error(f.dst_place.str() + ": a file cannot replace /");
     inodes.clear();
-    add_host_entry(f, src, st, dst);
+    add_host_entry(f, src.string(), st, dst);
   }
 
-  void add_host_entry(const FileSpec& f, const fs::path& src, const struct stat& st, const std::string& dst) {
+  void add_host_entry(const FileSpec& f, const std::string& src, const struct stat& st, const std::string& dst) {
     LayerEntry e;
     e.path = dst == "/" ? "" : dst.substr(1);
     e.uid = f.owner ? f.owner->uid : 0;
@@ -69,43 +103,27 @@ struct Planner {
         }
       }
       e.type = LayerEntry::Type::file;
-      e.source = src.string();
+      e.source = src;
       e.size = static_cast<uint64_t>(st.st_size);
-      e.stat_key = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-                   std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-                   std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
-      char value[1024];
-      ssize_t n = ::lgetxattr(src.c_str(), kKeptXattr, value, sizeof value);
-      if (n > 0) e.xattrs[kKeptXattr] = std::string(value, static_cast<size_t>(n));
+      e.stat_key = stat_key(st);
+      e.source_capability = true;
       add(std::move(e), f.src_place);
     } else if (S_ISLNK(st.st_mode)) {
       e.type = LayerEntry::Type::symlink;
       e.mode = 0777;
       std::error_code ec;
       e.link_target = fs::read_symlink(src, ec).string();
-      if (ec) throw Error(f.src_place.str() + ": cannot read the symlink " + src.string() + ": " + ec.message());
+      if (ec) throw Error(f.src_place.str() + ": cannot read the symlink " + src + ": " + ec.message());
       add(std::move(e), f.src_place);
     } else if (S_ISDIR(st.st_mode)) {
       if (!e.path.empty()) {
         e.type = LayerEntry::Type::directory;
-        add(e, f.src_place);
+        add(std::move(e), f.src_place);
       }
-      std::error_code ec;
-      std::vector<std::string> children;
-      for (fs::directory_iterator it(src, ec), end; !ec && it != end; it.increment(ec))
-        children.push_back(it->path().filename().string());
-      if (ec) throw Error(f.src_place.str() + ": cannot list " + src.string() + ": " + ec.message());
-      // Sorted (as bytes) so hardlink groups pick the same first path on every host.
-      std::sort(children.begin(), children.end());
-      std::string base = src.string() + "/";
-      for (const std::string& name : children) {
-        std::string child = base + name;
-        struct stat cst;
-        if (::lstat(child.c_str(), &cst) != 0) throw_errno(f.src_place.str() + ": " + child);
-        add_host_entry(f, child, cst, (dst == "/" ? "" : dst) + "/" + name);
-      }
+      std::string base = src + "/", dst_base = (dst == "/" ? "" : dst) + "/";
+      for (const auto& [name, child] : list_dir(src, f.src_place)) add_host_entry(f, base + name, child, dst_base + name);
     } else {
-      throw Error(f.src_place.str() + ": " + src.string() +
+      throw Error(f.src_place.str() + ": " + src +
                   " is a socket, FIFO or device; only files, directories and symlinks can be copied");
     }
   }
@@ -159,16 +177,22 @@ struct Planner {
   }
 
   /// Every parent must be a directory; missing ones are made 0755 0:0.
+  /// Each entry checks its nearest ancestor the plan has: entries come in
+  /// path order, so an ancestor that is an entry was checked before its
+  /// descendants, and the first bad path found is the one reported.
   void add_parents() {
-    std::vector<std::string> missing;
+    std::set<std::string> missing;
     for (const auto& [path, e] : entries) {
-      for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      for (size_t slash = path.rfind('/'); slash != std::string::npos; slash = path.rfind('/', slash - 1)) {
         std::string parent = path.substr(0, slash);
         auto it = entries.find(parent);
-        if (it == entries.end()) missing.push_back(parent);
-        else if (it->second.type != LayerEntry::Type::directory)
-          throw Error(e.origin + ": /" + path + " needs /" + parent + " to be a directory, but " + it->second.origin +
-                      " makes it a " + type_name(it->second.type));
+        if (it != entries.end()) {
+          if (it->second.type != LayerEntry::Type::directory)
+            throw Error(e.origin + ": /" + path + " needs /" + parent + " to be a directory, but " + it->second.origin +
+                        " makes it a " + type_name(it->second.type));
+          break;
+        }
+        if (!missing.insert(std::move(parent)).second || slash == 0) break;  // its ancestors were seen with it
       }
     }
     for (const std::string& dir : missing) {
