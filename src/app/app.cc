@@ -178,18 +178,36 @@ AppPlan plan_native(const AppSpec& app, const AppContext& context) {
     throw Error(program + " is built for " + elf::triplet_for_machine(info->machine, info->is64) + ", but this machine is " +
                 elf::triplet_for_machine(self->machine, self->is64) + "; give the program's own root with --sysroot");
   ImageFiles libs(root, context.base), top(root, context.base);
-  LibraryResolver resolver(root, context.base, libs, library_path(context.env), {});
-  resolver.add_program(program);
-  top.add_host_path(program, "the program");
+  std::vector<std::string> included_dirs;  // in the image whole: what they hold is not added again
   for (const std::string& path : app.include) {
     std::string host = root == "/" ? path : root + path;
     if (!fs::exists(host, ec)) throw Error("app.include: " + path + " does not exist" + (root == "/" ? "" : " under " + root));
+    if (fs::is_directory(host, ec)) included_dirs.push_back(path);
+  }
+  LibraryResolver resolver(root, context.base, libs, library_path(context.env), included_dirs);
+  resolver.add_program(program);
+  top.add_host_path(program, "the program");
+  // ELF files among the included ones need their libraries too (Python's
+  // lib-dynload modules, plugins).
+  auto add_elf = [&](const std::string& path) {
+    auto inc = elf::read_elf(root == "/" ? path : root + path);
+    if (!inc || (inc->interpreter.empty() && inc->needed.empty())) return;
+    if (!inc->interpreter.empty()) resolver.add_program(path);
+    else resolver.add_shared_object(path, path);
+  };
+  for (const std::string& path : app.include) {
+    std::string host = root == "/" ? path : root + path;
     top.add_host_path(path, "included");
-    if (fs::is_regular_file(host, ec) && is_elf(host)) {
-      auto inc = elf::read_elf(host);
-      if (inc && !inc->interpreter.empty()) resolver.add_program(path);
-      else if (inc && !inc->needed.empty()) resolver.add_shared_object(path, path);
+    if (!fs::is_directory(host, ec)) {
+      if (fs::is_regular_file(host, ec) && is_elf(host)) add_elf(path);
+      continue;
     }
+    std::vector<std::string> found;
+    for (fs::recursive_directory_iterator it(host, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec) && !it->is_symlink(ec) && is_elf(it->path()))
+        found.push_back(root == "/" ? it->path().string() : it->path().string().substr(root.size()));
+    std::sort(found.begin(), found.end());
+    for (const std::string& f : found) add_elf(f);
   }
   resolver.add_rules(app.tzdata);
   AppPlan plan;

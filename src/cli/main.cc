@@ -195,7 +195,8 @@ int main(int argc, char** argv) {
   app_cmd->add_option("program", appc.program, "PROGRAM [ARGS...] (the image's entrypoint)")->required()->expected(-1);
   app_cmd->add_option("-o,--output", appc.build.output, "Destination (as for build)")->required();
   app_cmd->add_option("--sysroot", appc.sysroot, "Take the program and libraries from this root (an unpacked image, a debootstrap tree)");
-  app_cmd->add_option("--env", appc.env, "KEY=VALUE for the image (LD_LIBRARY_PATH also guides the search)");
+  // One value per flag: a list option would swallow the "--" before the program.
+  app_cmd->add_option("--env", appc.env, "KEY=VALUE for the image (LD_LIBRARY_PATH also guides the search); repeat for more")->allow_extra_args(false);
   app_cmd->add_option("--base", appc.base,
                       "scratch, preset:NAME[:VARIANT], docker://... or oci:... (default: scratch for programs, "
                       "preset:python3/nodejs/java for Python, Node and Java apps)");
@@ -205,7 +206,7 @@ int main(int argc, char** argv) {
                       "Interpreted apps: a virtualenv or site-packages (default: .venv or venv in the app directory), "
                       "node_modules (default: the app's), a directory of jars (default: lib/ or libs/)");
   app_cmd->add_option("--main", appc.main, "Java: the main class (default: the jar's Main-Class)");
-  app_cmd->add_option("--include", appc.include, "More host files or directories for the image (ELF files get their libraries)");
+  app_cmd->add_option("--include", appc.include, "More host files or directories for the image (ELF files get their libraries); repeat for more")->allow_extra_args(false);
   app_cmd->add_option("--user", appc.user, "User to run as (default on scratch: 65532)");
   app_cmd->add_flag("--explain", appc.explain, "Print why each file is in the image");
   app_cmd->add_flag("--tzdata", appc.tzdata, "Add /usr/share/zoneinfo");

@@ -30,6 +30,15 @@ assert_contains "$(run_image "$OUT/openssl")" "OpenSSL" "openssl version runs"
 "$DISTILL" app -o "oci:$OUT/sqlite:app" -q -- "$(command -v sqlite3)" :memory: "select 40+2" >/dev/null || fail "distill app sqlite3 failed"
 assert_eq "42" "$(run_image "$OUT/sqlite")" "sqlite3 answers"
 
+step "python3 from its closure, with the standard library included (its lib-dynload modules get their libraries)"
+PYLIB=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+"$DISTILL" app -o "oci:$OUT/python:app" -q --explain --include "$PYLIB" -- "$(readlink -f "$PYTHON")" \
+  -c 'import ssl, sqlite3, ctypes; print("imports ok", ssl.OPENSSL_VERSION.split()[0], sqlite3.sqlite_version)' \
+  >/dev/null 2>"$T/explain-py" || fail "distill app python3 failed" "$(cat "$T/explain-py")"
+assert_contains "$(run_image "$OUT/python")" "imports ok OpenSSL" "python3 imports ssl, sqlite3 and ctypes from a closure image"
+assert_matches "$(cat "$T/explain-py")" "libssl\.so\.3	DT_NEEDED libssl.so.3 of [^ ]*_ssl\.cpython" "libssl comes in for the _ssl module"
+assert_matches "$(cat "$T/explain-py")" "libffi\.so\.[0-9.]*	DT_NEEDED libffi" "libffi comes in for _ctypes"
+
 step "a C++ program: exceptions across a shared library (\$ORIGIN), NSS"
 mkdir -p "$T/cxx"
 cat >"$T/cxx/thrower.cc" <<'CC'
