@@ -10,7 +10,7 @@
 #     naming both architectures; nothing is written in either case.
 . "$(dirname "$0")/lib.sh"
 need_root
-need podman runc g++ curl openssl sqlite3 jq python3
+need podman runc g++ curl openssl sqlite3 jq python3 musl-gcc
 
 PM=$(mktemp -d /tmp/e2e-ap.XXXXXX)
 PM=${PM,,}; mkdir -p "$PM"; chmod 0755 "$PM"
@@ -75,6 +75,22 @@ while read -r lib; do
   [ -n "$lib" ] || continue
   assert_contains "$closure" "$lib" "the image holds $lib, which the loader loads"
 done < <(LD_TRACE_LOADED_OBJECTS=1 "$T/cxx/prog" | awk '/=>/ {print $3}' | xargs -n1 realpath)
+
+step "a musl program and its shared library (musl's loader rules)"
+if command -v musl-gcc >/dev/null; then
+  mkdir -p "$T/musl"
+  echo 'int twice(int x) { return 2 * x; }' >"$T/musl/lib.c"
+  printf '#include <stdio.h>\nint twice(int);\nint main(void) { printf("musl %%d\\n", twice(21)); return 0; }\n' >"$T/musl/main.c"
+  musl-gcc -shared -fPIC -o "$T/musl/libtwice.so" "$T/musl/lib.c"
+  musl-gcc -o "$T/musl/prog" "$T/musl/main.c" -L"$T/musl" -ltwice -Wl,-rpath,'$ORIGIN'
+  "$DISTILL" app -o "oci:$OUT/musl:app" -q --explain -- "$T/musl/prog" >/dev/null 2>"$T/explain-musl" ||
+    fail "distill app of a musl program failed" "$(cat "$T/explain-musl")"
+  assert_eq "musl 42" "$(run_image "$OUT/musl")" "the musl program runs with its library"
+  assert_contains "$(cat "$T/explain-musl")" "ld-musl-x86_64.so.1" "musl's loader is in the image"
+  assert_not_contains "$(cat "$T/explain-musl")" "libgcc_s" "no glibc rules for a musl program"
+else
+  fail "musl-gcc is missing" "install musl-tools (scripts/install-deps.sh)"
+fi
 
 step "a missing library"
 cp "$T/cxx/prog" "$T/cxx/prog-alone"
