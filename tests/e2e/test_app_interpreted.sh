@@ -107,6 +107,13 @@ assert_eq "$(echo "$before" | head -n -1)" "$(echo "$after" | head -n -1)" "ever
 assert_ne "$(echo "$before" | tail -n1)" "$(echo "$after" | tail -n1)" "the top layer changed"
 prun 0 "oci:$OUT/py:2"
 assert_contains "$RUN_OUT" "hello web" "the rebuilt app runs"
+PY2_DIGEST=$(jq -r .digest "$T/app.json")
+
+tstep "Python: the same app built again from an empty cache, another umask and time zone: the same digest"
+(umask 077 && cd "$T" && TZ=Asia/Tokyo DISTILL_CACHE_DIR=$T/cache-again \
+  "$DISTILL" app -o "oci:$OUT/py:3" "${M[@]}" --format json -q -- "$P/app.py" >"$T/py3.json" 2>"$T/py3.err") ||
+  fail "the second build failed" "$(_show "$T/py3.err")"
+assert_eq "$PY2_DIGEST" "$(jq -r .digest "$T/py3.json")" "byte-identical image"
 
 tstep "Python: .pyc compiled by the base's Python is used, a stale one left out"
 # The base's python3.13 compiles the app (in the unpacked preset image).
