@@ -16,42 +16,58 @@ namespace distill::app_internal {
 
 namespace {
 
-/// The Main-Class of a jar's META-INF/MANIFEST.MF ("" when it has none).
-/// Read with libarchive's zip reader.
-std::string jar_main_class(const fs::path& jar) {
-  std::unique_ptr<archive, decltype(&archive_read_free)> ar(archive_read_new(), archive_read_free);
-  archive_read_support_format_zip(ar.get());
+using ArchivePtr = std::unique_ptr<archive, decltype(&archive_read_free)>;
+
+/// A jar opened through its central directory (libarchive's seekable zip
+/// reader), so a truncated or damaged jar fails here, before it is copied,
+/// not when the JVM opens it.
+ArchivePtr open_jar(const fs::path& jar) {
+  ArchivePtr ar(archive_read_new(), archive_read_free);
+  archive_read_support_format_zip_seekable(ar.get());
   if (archive_read_open_filename(ar.get(), jar.c_str(), 1 << 16) != ARCHIVE_OK)
-    throw Error(jar.string() + " is not a readable jar: " + archive_error_string(ar.get()));
+    throw Error(jar.string() + " is not a readable jar (zip): " + archive_error_string(ar.get()));
+  return ar;
+}
+
+std::string parse_main_class(const std::string& manifest) {
+  // Manifest lines are continued by a leading space (JAR File Specification).
+  std::string joined;
+  std::istringstream in(manifest);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.starts_with(" ")) joined += line.substr(1);
+    else joined += "\n" + line;
+  }
+  std::istringstream lines(joined);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with("Main-Class:")) {
+      std::string v = line.substr(11);
+      v.erase(0, v.find_first_not_of(' '));
+      while (!v.empty() && v.back() == ' ') v.pop_back();
+      return v;
+    }
+  return "";
+}
+
+/// Checks every entry header of the jar; returns its manifest's
+/// Main-Class ("" when it has none).
+std::string check_jar(const fs::path& jar) {
+  ArchivePtr ar = open_jar(jar);
   archive_entry* entry = nullptr;
+  std::string main;
   int r;
   while ((r = archive_read_next_header(ar.get(), &entry)) == ARCHIVE_OK) {
-    if (std::string(archive_entry_pathname(entry)) != "META-INF/MANIFEST.MF") continue;
+    const char* name = archive_entry_pathname(entry);
+    if (!name || std::string(name) != "META-INF/MANIFEST.MF") continue;
     std::string text;
     char buf[8192];
     la_ssize_t n;
     while ((n = archive_read_data(ar.get(), buf, sizeof buf)) > 0 && text.size() < (1 << 20)) text.append(buf, size_t(n));
     if (n < 0) throw Error(jar.string() + ": cannot read its manifest: " + archive_error_string(ar.get()));
-    // Manifest lines are continued by a leading space (JAR File Specification).
-    std::string joined;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.starts_with(" ")) joined += line.substr(1);
-      else joined += "\n" + line;
-    }
-    std::istringstream lines(joined);
-    for (std::string line; std::getline(lines, line);)
-      if (line.starts_with("Main-Class:")) {
-        std::string v = line.substr(11);
-        v.erase(0, v.find_first_not_of(' '));
-        while (!v.empty() && v.back() == ' ') v.pop_back();
-        return v;
-      }
-    return "";
+    main = parse_main_class(text);
   }
-  if (r != ARCHIVE_EOF) throw Error(jar.string() + " is not a readable jar: " + archive_error_string(ar.get()));
-  return "";
+  if (r != ARCHIVE_EOF) throw Error(jar.string() + " is a damaged jar: " + archive_error_string(ar.get()));
+  return main;
 }
 
 fs::path default_libs(const fs::path& dir) {
@@ -72,7 +88,8 @@ AppPlan plan_java(const AppSpec& app, const AppContext& context) {
   fs::path dir = app.dir.empty() ? program.parent_path() : fs::absolute(app.dir).lexically_normal();
   fs::path libs_dir = app.deps.empty() ? default_libs(dir) : fs::absolute(app.deps).lexically_normal();
   if (!app.deps.empty() && !fs::is_directory(libs_dir, ec)) throw Error("--deps " + libs_dir.string() + " is not a directory");
-  std::string main = app.main.empty() && !classes ? jar_main_class(program) : app.main;
+  std::string main = classes ? app.main : check_jar(program);
+  if (!app.main.empty()) main = app.main;
   if (main.empty())
     throw Error(classes ? program.string() + " is a classes directory: name the main class with --main (app.main)"
                         : program.string() + " has no Main-Class in its manifest: name the main class with --main (app.main)");
@@ -90,6 +107,7 @@ AppPlan plan_java(const AppSpec& app, const AppContext& context) {
       std::string name = jar.filename().string();
       if (auto [it, added] = seen.emplace(name, jar); !added)
         throw Error("two dependency jars are both named " + name + ": " + it->second.string() + " and " + jar.string());
+      check_jar(jar);
       deps.add_file("/app/libs/" + name, jar.string(), "dependency jar from " + libs_dir.string());
       classpath.push_back("/app/libs/" + name);
     }

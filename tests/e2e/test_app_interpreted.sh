@@ -230,6 +230,15 @@ jar --create --file "$T/nomain.jar" -C "$J/out/a" .
 run_expect 1 "$DISTILL" app -o "oci:$T/bad-java:1" "${M[@]}" -- "$T/nomain.jar"
 assert_contains "$RUN_ERR" "has no Main-Class in its manifest: name the main class with --main" "a jar without Main-Class"
 assert_absent "$T/bad-java" "nothing is written"
+head -c 300 "$J/dist/app.jar" >"$T/truncated.jar"
+run_expect 1 "$DISTILL" app -o "oci:$T/bad-java2:1" "${M[@]}" -- "$T/truncated.jar"
+assert_contains "$RUN_ERR" "$T/truncated.jar" "a damaged jar is named"
+assert_absent "$T/bad-java2" "nothing is written"
+mkdir -p "$T/badnode"
+echo '{"main": ' >"$T/badnode/package.json"
+run_expect 1 "$DISTILL" app -o "oci:$T/bad-node:1" "${M[@]}" -- "$T/badnode"
+assert_contains "$RUN_ERR" "$T/badnode/package.json is not valid JSON" "a broken package.json is named"
+assert_absent "$T/bad-node" "nothing is written"
 
 # ---------------------------------------------------------------- native on a base
 tstep "a host program on preset:cc gets only what the base lacks"
