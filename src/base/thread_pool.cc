@@ -33,6 +33,14 @@ void ThreadPool::run() {
   }
 }
 
+void ThreadPool::post(std::function<void()> job) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_jobs.push_back(std::move(job));
+  }
+  m_ready.notify_one();
+}
+
 unsigned ThreadPool::default_threads() {
   if (const char* env = std::getenv("DISTILL_JOBS")) {
     try {

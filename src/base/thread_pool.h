@@ -34,6 +34,11 @@ class ThreadPool {
     return result;
   }
 
+  /// Runs `job` with no future to wait on, for many small jobs that report
+  /// through state of their own (a tree walk's directories). `job` must not
+  /// throw.
+  void post(std::function<void()> job);
+
   /// Threads to use by default: DISTILL_JOBS, else the number of cores.
   static unsigned default_threads();
 

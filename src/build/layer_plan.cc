@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "base/error.h"
+#include "base/thread_pool.h"
 
 namespace distill {
 
@@ -27,12 +30,29 @@ std::string stat_key(const struct stat& st) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-using Child = std::pair<std::string, struct stat>;  // name, lstat
+/// A symlink's target, read relative to its open directory.
+std::string read_link_at(int dir, const std::string& name, const std::string& path, const SpecPlace& place) {
+  std::string target(256, '\0');
+  for (;;) {
+    ssize_t n = ::readlinkat(dir, name.c_str(), target.data(), target.size());
+    if (n < 0) throw_errno(place.str() + ": cannot read the symlink " + path);
+    if (static_cast<size_t>(n) < target.size()) {
+      target.resize(static_cast<size_t>(n));
+      return target;
+    }
+    target.resize(target.size() * 2);  // it may have been cut: read again with room to spare
+  }
+}
 
-/// A directory's children, sorted as bytes (so hardlink groups pick the
-/// same first path on every host), each lstat'ed relative to the open
-/// directory: one path component to look up per file instead of the
-/// whole path. The directory is closed before the caller descends, so
+struct Child {
+  std::string name;
+  struct stat st;
+  std::string link_target;  // symlinks
+};
+
+/// A directory's children, each lstat'ed (and its link read) relative to
+/// the open directory: one path component to look up per file instead of
+/// the whole path. The directory is closed before anything descends, so
 /// deep trees hold one descriptor at a time.
 std::vector<Child> list_dir(const std::string& dir, const SpecPlace& place) {
   DIR* d = ::opendir(dir.c_str());
@@ -42,21 +62,134 @@ std::vector<Child> list_dir(const std::string& dir, const SpecPlace& place) {
   errno = 0;
   while (const dirent* ent = ::readdir(d)) {
     std::string_view name = ent->d_name;
-    if (name != "." && name != "..") children.push_back(Child{std::string(name), {}});
+    if (name != "." && name != "..") children.push_back(Child{std::string(name), {}, {}});
   }
   if (errno != 0) throw_errno(place.str() + ": cannot list " + dir);
-  std::sort(children.begin(), children.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [name, st] : children)
-    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno(place.str() + ": " + dir + "/" + name);
+  for (Child& c : children) {
+    std::string path = dir + "/" + c.name;
+    if (::fstatat(::dirfd(d), c.name.c_str(), &c.st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno(place.str() + ": " + path);
+    if (S_ISLNK(c.st.st_mode)) c.link_target = read_link_at(::dirfd(d), c.name, path, place);
+  }
   return children;
 }
+
+/// A host file, directory or symlink as the walk finds it.
+struct Found {
+  LayerEntry entry;
+  bool linked = false;  // a file with other names, which may become a hardlink
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::exception_ptr error;  // what cannot go into an image, raised where the walk meets it
+};
+
+Found host_entry(const FileSpec& f, const std::string& src, const struct stat& st, std::string path,
+                 std::string link_target) {
+  Found found;
+  LayerEntry& e = found.entry;
+  e.path = std::move(path);
+  e.uid = f.owner ? f.owner->uid : 0;
+  e.gid = f.owner ? f.owner->gid : 0;
+  e.mode = f.mode ? *f.mode : (st.st_mode & 07777);
+  if (S_ISREG(st.st_mode)) {
+    e.type = LayerEntry::Type::file;
+    e.source = src;
+    e.size = static_cast<uint64_t>(st.st_size);
+    e.stat_key = stat_key(st);
+    e.source_capability = true;
+    found.linked = st.st_nlink > 1;
+    found.dev = st.st_dev;
+    found.ino = st.st_ino;
+  } else if (S_ISLNK(st.st_mode)) {
+    e.type = LayerEntry::Type::symlink;
+    e.mode = 0777;
+    e.link_target = std::move(link_target);
+  } else if (S_ISDIR(st.st_mode)) {
+    e.type = LayerEntry::Type::directory;
+  } else {
+    found.error = std::make_exception_ptr(Error(f.src_place.str() + ": " + src +
+                                                " is a socket, FIFO or device; only files, directories and symlinks can be copied"));
+  }
+  return found;
+}
+
+/// A walked host directory: its children and, under the key "name/", each
+/// subdirectory's contents. Sorted by key, the items give the entries in
+/// path order ("a", "a.txt", "a/b"), as tar wants them.
+struct WalkedDir {
+  struct Item {
+    std::string key;
+    Found found;
+    std::unique_ptr<WalkedDir> contents;
+  };
+  std::vector<Item> items;
+  std::exception_ptr error;  // it could not be listed
+};
+
+/// Walks a host directory on several threads: each directory is listed by
+/// a job of its own (stat calls are most of a walk), and the result does not
+/// depend on which thread saw what.
+class TreeWalk {
+ public:
+  explicit TreeWalk(const FileSpec& f) : m_spec(f), m_pool(ThreadPool::default_threads()) {}
+
+  /// The contents of `src`, whose entry is `path`; errors stay in the tree.
+  std::unique_ptr<WalkedDir> walk(const std::string& src, const std::string& path) {
+    auto root = std::make_unique<WalkedDir>();
+    start(*root, src, path);
+    std::unique_lock lock(m_mutex);
+    m_idle.wait(lock, [&] { return m_pending == 0; });
+    return root;
+  }
+
+ private:
+  void start(WalkedDir& dir, std::string src, std::string path) {
+    {
+      std::lock_guard lock(m_mutex);
+      ++m_pending;
+    }
+    m_pool.post([this, &dir, src = std::move(src), path = std::move(path)] {
+      try {
+        list(dir, src, path);
+      } catch (...) {
+        dir.error = std::current_exception();
+      }
+      std::lock_guard lock(m_mutex);
+      if (--m_pending == 0) m_idle.notify_all();
+    });
+  }
+
+  void list(WalkedDir& dir, const std::string& src, const std::string& path) {
+    for (Child& c : list_dir(src, m_spec.src_place)) {
+      std::string child_src = src + "/" + c.name, child_path = path.empty() ? c.name : path + "/" + c.name;
+      bool is_dir = S_ISDIR(c.st.st_mode);
+      dir.items.push_back({c.name, host_entry(m_spec, child_src, c.st, child_path, std::move(c.link_target)), nullptr});
+      if (!is_dir) continue;
+      auto contents = std::make_unique<WalkedDir>();
+      start(*contents, std::move(child_src), std::move(child_path));
+      dir.items.push_back({c.name + "/", {}, std::move(contents)});
+    }
+    std::sort(dir.items.begin(), dir.items.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  }
+
+  const FileSpec& m_spec;
+  std::mutex m_mutex;
+  std::condition_variable m_idle;
+  size_t m_pending = 0;
+  ThreadPool m_pool;  // last: joined before the rest goes
+};
 
 struct Planner {
   std::map<std::string, LayerEntry> entries;  // key: relative path
   std::map<std::pair<dev_t, ino_t>, std::string> inodes;  // hardlink detection within one walk
 
-  void add(LayerEntry e, const SpecPlace& place) {
-    e.origin = place.str();
+  void add(LayerEntry e, const std::string& origin) {
+    e.origin = origin;
+    // A walk adds its entries in path order: each goes at the end.
+    if (entries.empty() || entries.rbegin()->first < e.path) {
+      std::string key = e.path;
+      entries.emplace_hint(entries.end(), std::move(key), std::move(e));
+      return;
+    }
     auto it = entries.find(e.path);
     if (it == entries.end()) {
       std::string key = e.path;
@@ -67,9 +200,10 @@ struct Planner {
     bool same_dir = old.type == LayerEntry::Type::directory && e.type == LayerEntry::Type::directory &&
                     old.mode == e.mode && old.uid == e.uid && old.gid == e.gid;
     if (!same_dir)
-      throw Error(place.str() + ": /" + e.path + " is already provided by " + old.origin +
+      throw Error(origin + ": /" + e.path + " is already provided by " + old.origin +
                   "; each path in the image may come from one entry only");
   }
+  void add(LayerEntry e, const SpecPlace& place) { add(std::move(e), place.str()); }
 
   void add_host_tree(const FileSpec& f) {
     const fs::path& src = *f.src;
@@ -82,50 +216,46 @@ struct Planner {
     std::string dst = f.dst;
     if (f.dst_is_dir && !S_ISDIR(st.st_mode)) dst = (dst == "/" ? "" : dst) + "/" + src.filename().string();
     if (!S_ISDIR(st.st_mode) && dst == "/") throw Error(f.dst_place.str() + ": a file cannot replace /");
+    std::string path = dst.substr(1), origin = f.src_place.str();
     inodes.clear();
-    add_host_entry(f, src.string(), st, dst);
+    if (!S_ISDIR(st.st_mode)) {
+      std::string target;
+      if (S_ISLNK(st.st_mode)) {
+        std::error_code ec;
+        target = fs::read_symlink(src, ec).string();
+        if (ec) throw Error(origin + ": cannot read the symlink " + src.string() + ": " + ec.message());
+      }
+      return add_found(host_entry(f, src.string(), st, path, target), origin);
+    }
+    if (!path.empty()) add_found(host_entry(f, src.string(), st, path, ""), origin);
+    add_walked(*TreeWalk(f).walk(src.string(), path), origin);
   }
 
-  void add_host_entry(const FileSpec& f, const std::string& src, const struct stat& st, const std::string& dst) {
-    LayerEntry e;
-    e.path = dst == "/" ? "" : dst.substr(1);
-    e.uid = f.owner ? f.owner->uid : 0;
-    e.gid = f.owner ? f.owner->gid : 0;
-    e.mode = f.mode ? *f.mode : (st.st_mode & 07777);
-    if (S_ISREG(st.st_mode)) {
-      if (st.st_nlink > 1) {
-        auto [it, first] = inodes.try_emplace({st.st_dev, st.st_ino}, e.path);
-        if (!first) {
-          e.type = LayerEntry::Type::hardlink;
-          e.link_target = it->second;
-          add(std::move(e), f.src_place);
-          return;
-        }
-      }
-      e.type = LayerEntry::Type::file;
-      e.source = src;
-      e.size = static_cast<uint64_t>(st.st_size);
-      e.stat_key = stat_key(st);
-      e.source_capability = true;
-      add(std::move(e), f.src_place);
-    } else if (S_ISLNK(st.st_mode)) {
-      e.type = LayerEntry::Type::symlink;
-      e.mode = 0777;
-      std::error_code ec;
-      e.link_target = fs::read_symlink(src, ec).string();
-      if (ec) throw Error(f.src_place.str() + ": cannot read the symlink " + src + ": " + ec.message());
-      add(std::move(e), f.src_place);
-    } else if (S_ISDIR(st.st_mode)) {
-      if (!e.path.empty()) {
-        e.type = LayerEntry::Type::directory;
-        add(std::move(e), f.src_place);
-      }
-      std::string base = src + "/", dst_base = (dst == "/" ? "" : dst) + "/";
-      for (const auto& [name, child] : list_dir(src, f.src_place)) add_host_entry(f, base + name, child, dst_base + name);
-    } else {
-      throw Error(f.src_place.str() + ": " + src +
-                  " is a socket, FIFO or device; only files, directories and symlinks can be copied");
+  void add_walked(WalkedDir& dir, const std::string& origin) {
+    if (dir.error) std::rethrow_exception(dir.error);
+    for (WalkedDir::Item& item : dir.items) {
+      if (item.contents) add_walked(*item.contents, origin);
+      else add_found(std::move(item.found), origin);
     }
+  }
+
+  /// The first name of a linked file (in path order) stays the file; the
+  /// others become hardlinks to it.
+  void add_found(Found found, const std::string& origin) {
+    if (found.error) std::rethrow_exception(found.error);
+    LayerEntry& e = found.entry;
+    if (found.linked) {
+      auto [it, first] = inodes.try_emplace({found.dev, found.ino}, e.path);
+      if (!first) {
+        e.type = LayerEntry::Type::hardlink;
+        e.link_target = it->second;
+        e.source.clear();
+        e.size = 0;
+        e.stat_key.clear();
+        e.source_capability = false;
+      }
+    }
+    add(std::move(e), origin);
   }
 
   void add_inline(const FileSpec& f) {
