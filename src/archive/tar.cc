@@ -114,26 +114,40 @@ void write_inline_data(archive* a, const LayerEntry& e) {
     check(a, ARCHIVE_FATAL, "writing " + e.path);
 }
 
+/// One read(2), retried on EINTR; the source is named only on failure
+/// (an fs::path per call would parse it every time).
+size_t read_once(int fd, char* buffer, size_t size, const std::string& source) {
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, size);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EINTR) throw_errno("cannot read " + source);
+  }
+}
+
 void write_source_data(archive* a, const LayerEntry& e, int fd) {
   if (e.source_offset && ::lseek(fd, static_cast<off_t>(e.source_offset), SEEK_SET) < 0)
     throw_errno("cannot seek in " + e.source);
   // One buffer for all files: a fresh 1 MiB allocation per small file costs
   // an mmap and munmap each.
   static thread_local std::vector<char> buffer(1 << 20);
-  uint64_t done = 0;
+  uint64_t left = e.size;
   Sha256 hash;
   for (;;) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), e.size - done));
+    // A whole file asks for one byte more than it should have: a short read
+    // is its end (regular files), a long one means it grew. A slice of a
+    // larger file stops at its size.
+    uint64_t wanted = e.slice ? left : left + 1;
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), wanted));
     if (want == 0) break;
-    size_t n = read_some(fd, std::span(buffer.data(), want), e.source);
+    size_t n = read_once(fd, buffer.data(), want, e.source);
+    if (n > left) throw Error(e.source + " grew while it was being read; try the build again");
     if (n == 0) break;
     if (e.verify) hash.update(std::string_view(buffer.data(), n));
     if (archive_write_data(a, buffer.data(), n) < 0) check(a, ARCHIVE_FATAL, "writing " + e.path);
-    done += n;
+    left -= n;
+    if (!e.slice && n < want && left == 0) break;
   }
-  if (done != e.size) throw Error(e.source + " shrank while it was being read; try the build again");
-  if (!e.slice && read_some(fd, std::span(buffer.data(), 1), e.source) != 0)
-    throw Error(e.source + " grew while it was being read; try the build again");
+  if (left != 0) throw Error(e.source + " shrank while it was being read; try the build again");
   if (e.verify && hash.finish() != *e.verify)
     throw Error(e.source + " does not match its digest " + e.verify->str() + " (corrupt or tampered); delete it and try again");
 }

@@ -145,6 +145,35 @@ TEST(Tar, RejectsASourceThatChangedSize) {
   e.size = 3;  // the file grew since it was planned
   NullSink sink;
   EXPECT_THROW(write_tar({e}, 0, sink), Error);
+  e.size = 7;  // it shrank
+  EXPECT_THROW(write_tar({e}, 0, sink), Error);
+  e.size = 5;
+  EXPECT_NO_THROW(write_tar({e}, 0, sink));
+}
+
+TEST(Tar, SliceStopsAtItsSizeAndFilesOfEverySizeRoundTrip) {
+  TempDir dir(fs::temp_directory_path(), "distill-tar-test-");
+  std::string big((1 << 20) * 2 + 7, 'b');  // crosses the 1 MiB read buffer
+  write_file_atomic(dir.path() / "big", big);
+  write_file_atomic(dir.path() / "exact", std::string(1 << 20, 'e'));
+  write_file_atomic(dir.path() / "empty", "");
+  write_file_atomic(dir.path() / "payload", "headBODYtail");
+  auto from = [&](const char* path, const char* name, uint64_t size) {
+    LayerEntry e;
+    e.path = path;
+    e.source = dir.path() / name;
+    e.size = size;
+    return e;
+  };
+  LayerEntry slice = from("slice", "payload", 4);
+  slice.source_offset = 4;
+  slice.slice = true;
+  std::map<std::string, std::string> contents;
+  round_trip({from("big", "big", big.size()), from("exact", "exact", 1 << 20), from("empty", "empty", 0), slice}, &contents);
+  EXPECT_EQ(contents["big"], big);
+  EXPECT_EQ(contents["exact"].size(), size_t(1) << 20);
+  EXPECT_EQ(contents["empty"], "");
+  EXPECT_EQ(contents["slice"], "BODY");
 }
 
 TEST(Tar, HardlinksCarryTheirFilesModeAndOwner) {
