@@ -9,7 +9,7 @@
 
 #include <algorithm>
 #include <memory>
-#include <unordered_map>
+#include <optional>
 
 #include "base/error.h"
 
@@ -30,15 +30,20 @@ void order_for_tar(std::vector<LayerEntry>& entries) {
   if (!std::is_sorted(entries.begin(), entries.end(), by_path)) std::sort(entries.begin(), entries.end(), by_path);
   if (std::none_of(entries.begin(), entries.end(), [](const LayerEntry& e) { return e.type == LayerEntry::Type::hardlink; }))
     return;
-  // Hardlinks name their target; find each group's earliest path.
-  std::unordered_map<std::string, size_t> index;
-  for (size_t i = 0; i < entries.size(); ++i) index[entries[i].path] = i;
+  // Hardlinks name their target; find each group's earliest path. Sorted
+  // entries are searched in place: no index of every path for a few links.
+  auto index_of = [&](const std::string& path) -> std::optional<size_t> {
+    auto it = std::lower_bound(entries.begin(), entries.end(), path,
+                               [](const LayerEntry& e, const std::string& p) { return e.path < p; });
+    if (it == entries.end() || it->path != path) return std::nullopt;
+    return static_cast<size_t>(it - entries.begin());
+  };
   for (size_t i = 0; i < entries.size(); ++i) {
     LayerEntry& link = entries[i];
     if (link.type != LayerEntry::Type::hardlink) continue;
-    auto it = index.find(link.link_target);
-    if (it == index.end()) continue;  // validated by the caller
-    size_t target = it->second;
+    auto found = index_of(link.link_target);
+    if (!found) continue;  // validated by the caller
+    size_t target = *found;
     if (target < i) continue;
     // The link sorts first: it takes the file's content and the file
     // becomes a link to it. Any other links to the old target follow.
@@ -59,9 +64,9 @@ void order_for_tar(std::vector<LayerEntry>& entries) {
   // the file's.
   for (LayerEntry& e : entries) {
     if (e.type != LayerEntry::Type::hardlink) continue;
-    auto it = index.find(e.link_target);
-    if (it == index.end()) continue;
-    const LayerEntry& file = entries[it->second];
+    auto found = index_of(e.link_target);
+    if (!found) continue;
+    const LayerEntry& file = entries[*found];
     e.mode = file.mode;
     e.uid = file.uid;
     e.gid = file.gid;

@@ -1,11 +1,13 @@
 #include "build/layer_plan.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -112,17 +114,20 @@ Found host_entry(const FileSpec& f, const std::string& src, const struct stat& s
   return found;
 }
 
-/// A walked host directory: its children and, under the key "name/", each
-/// subdirectory's contents. Sorted by key, the items give the entries in
-/// path order ("a", "a.txt", "a/b"), as tar wants them.
+/// A walked host directory: its children and, under their name with a '/'
+/// after it, each subdirectory's contents. Sorted by name, the items give
+/// the entries in path order ("a", "a.txt", "a/b"), as tar wants them.
+/// Items are kept small (the entries are made as they go into the plan):
+/// a big tree is held whole between the walk and the plan.
 struct WalkedDir {
   struct Item {
-    std::string key;
-    Found found;
+    Child child;
     std::unique_ptr<WalkedDir> contents;
   };
+  std::string src, path;  // host path, entry path
   std::vector<Item> items;
   std::exception_ptr error;  // it could not be listed
+  size_t total = 0;          // the root's: entries in the whole tree
 };
 
 /// Walks a host directory on several threads: each directory is listed by
@@ -135,21 +140,24 @@ class TreeWalk {
   /// The contents of `src`, whose entry is `path`; errors stay in the tree.
   std::unique_ptr<WalkedDir> walk(const std::string& src, const std::string& path) {
     auto root = std::make_unique<WalkedDir>();
-    start(*root, src, path);
+    root->src = src;
+    root->path = path;
+    start(*root);
     std::unique_lock lock(m_mutex);
     m_idle.wait(lock, [&] { return m_pending == 0; });
+    root->total = m_total;
     return root;
   }
 
  private:
-  void start(WalkedDir& dir, std::string src, std::string path) {
+  void start(WalkedDir& dir) {
     {
       std::lock_guard lock(m_mutex);
       ++m_pending;
     }
-    m_pool.post([this, &dir, src = std::move(src), path = std::move(path)] {
+    m_pool.post([this, &dir] {
       try {
-        list(dir, src, path);
+        list(dir);
       } catch (...) {
         dir.error = std::current_exception();
       }
@@ -158,51 +166,77 @@ class TreeWalk {
     });
   }
 
-  void list(WalkedDir& dir, const std::string& src, const std::string& path) {
-    for (Child& c : list_dir(src, m_spec.src_place)) {
-      std::string child_src = src + "/" + c.name, child_path = path.empty() ? c.name : path + "/" + c.name;
-      bool is_dir = S_ISDIR(c.st.st_mode);
-      dir.items.push_back({c.name, host_entry(m_spec, child_src, c.st, child_path, std::move(c.link_target)), nullptr});
-      if (!is_dir) continue;
-      auto contents = std::make_unique<WalkedDir>();
-      start(*contents, std::move(child_src), std::move(child_path));
-      dir.items.push_back({c.name + "/", {}, std::move(contents)});
+  void list(WalkedDir& dir) {
+    std::vector<Child> children = list_dir(dir.src, m_spec.src_place);
+    m_total += children.size();
+    dir.items.reserve(children.size() * 2);
+    for (Child& c : children) {
+      if (S_ISDIR(c.st.st_mode)) {
+        auto contents = std::make_unique<WalkedDir>();
+        contents->src = dir.src + "/" + c.name;
+        contents->path = dir.path.empty() ? c.name : dir.path + "/" + c.name;
+        start(*contents);
+        dir.items.push_back({Child{c.name + "/", {}, {}}, std::move(contents)});
+      }
+      dir.items.push_back({std::move(c), nullptr});
     }
-    std::sort(dir.items.begin(), dir.items.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    std::sort(dir.items.begin(), dir.items.end(), [](const auto& a, const auto& b) { return a.child.name < b.child.name; });
+    dir.items.shrink_to_fit();
   }
 
   const FileSpec& m_spec;
   std::mutex m_mutex;
   std::condition_variable m_idle;
   size_t m_pending = 0;
+  std::atomic<size_t> m_total{0};
   ThreadPool m_pool;  // last: joined before the rest goes
 };
 
+/// The plan: entries in path order in one vector, as tree walks produce
+/// them (no node per entry: a big tree is planned in about the memory of
+/// its entries), and those added out of order in a map until the end.
 struct Planner {
-  std::map<std::string, LayerEntry> entries;  // key: relative path
+  std::vector<LayerEntry> sorted;
+  std::map<std::string, LayerEntry> others;
   std::map<std::pair<dev_t, ino_t>, std::string> inodes;  // hardlink detection within one walk
+
+  LayerEntry* find(const std::string& path) {
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), path,
+                               [](const LayerEntry& e, const std::string& p) { return e.path < p; });
+    if (it != sorted.end() && it->path == path) return &*it;
+    auto other = others.find(path);
+    return other == others.end() ? nullptr : &other->second;
+  }
 
   void add(LayerEntry e, const std::string& origin) {
     e.origin = origin;
-    // A walk adds its entries in path order: each goes at the end.
-    if (entries.empty() || entries.rbegin()->first < e.path) {
-      std::string key = e.path;
-      entries.emplace_hint(entries.end(), std::move(key), std::move(e));
+    if ((sorted.empty() || sorted.back().path < e.path) && !others.count(e.path)) {
+      sorted.push_back(std::move(e));
       return;
     }
-    auto it = entries.find(e.path);
-    if (it == entries.end()) {
+    LayerEntry* old = find(e.path);
+    if (!old) {
       std::string key = e.path;
-      entries.emplace(std::move(key), std::move(e));
+      others.emplace(std::move(key), std::move(e));
       return;
     }
-    LayerEntry& old = it->second;
-    bool same_dir = old.type == LayerEntry::Type::directory && e.type == LayerEntry::Type::directory &&
-                    old.mode == e.mode && old.uid == e.uid && old.gid == e.gid;
+    bool same_dir = old->type == LayerEntry::Type::directory && e.type == LayerEntry::Type::directory &&
+                    old->mode == e.mode && old->uid == e.uid && old->gid == e.gid;
     if (!same_dir)
-      throw Error(origin + ": /" + e.path + " is already provided by " + old.origin +
+      throw Error(origin + ": /" + e.path + " is already provided by " + old->origin +
                   "; each path in the image may come from one entry only");
   }
+
+  /// Everything into `sorted`, in path order.
+  void merge_others() {
+    if (others.empty()) return;
+    size_t middle = sorted.size();
+    sorted.reserve(middle + others.size());
+    while (!others.empty()) sorted.push_back(std::move(others.extract(others.begin()).mapped()));
+    std::inplace_merge(sorted.begin(), sorted.begin() + static_cast<long>(middle), sorted.end(),
+                       [](const LayerEntry& a, const LayerEntry& b) { return a.path < b.path; });
+  }
+
   void add(LayerEntry e, const SpecPlace& place) { add(std::move(e), place.str()); }
 
   void add_host_tree(const FileSpec& f) {
@@ -228,15 +262,31 @@ struct Planner {
       return add_found(host_entry(f, src.string(), st, path, target), origin);
     }
     if (!path.empty()) add_found(host_entry(f, src.string(), st, path, ""), origin);
-    add_walked(*TreeWalk(f).walk(src.string(), path), origin);
+    std::unique_ptr<WalkedDir> tree = TreeWalk(f).walk(src.string(), path);
+    sorted.reserve(sorted.size() + tree->total);
+    add_walked(f, *tree, origin);
+    tree.reset();
+    // The walk's threads freed its tree into their own malloc arenas, where
+    // the plan and the layer's buffers, allocated elsewhere, would never
+    // reuse it: give it back, so peak memory is not the sum of both.
+    ::malloc_trim(0);
   }
 
-  void add_walked(WalkedDir& dir, const std::string& origin) {
+  /// Takes the walked entries, freeing each directory's items once they
+  /// are in the plan, so a big tree is not held twice.
+  void add_walked(const FileSpec& f, WalkedDir& dir, const std::string& origin) {
     if (dir.error) std::rethrow_exception(dir.error);
+    std::string src = dir.src + "/", path = dir.path.empty() ? "" : dir.path + "/";
     for (WalkedDir::Item& item : dir.items) {
-      if (item.contents) add_walked(*item.contents, origin);
-      else add_found(std::move(item.found), origin);
+      if (item.contents) {
+        add_walked(f, *item.contents, origin);
+        item.contents.reset();
+        continue;
+      }
+      Child& c = item.child;
+      add_found(host_entry(f, src + c.name, c.st, path + c.name, std::move(c.link_target)), origin);
     }
+    std::vector<WalkedDir::Item>().swap(dir.items);
   }
 
   /// The first name of a linked file (in path order) stays the file; the
@@ -297,12 +347,12 @@ struct Planner {
   void check_hardlinks(const Spec& spec) {
     for (const PathSpec& p : spec.paths) {
       if (p.type != PathSpec::Type::hardlink) continue;
-      auto it = entries.find(p.target.substr(1));
-      if (it == entries.end() || (it->second.type != LayerEntry::Type::file && it->second.type != LayerEntry::Type::hardlink))
+      const LayerEntry* target = find(p.target.substr(1));
+      if (!target || (target->type != LayerEntry::Type::file && target->type != LayerEntry::Type::hardlink))
         throw Error(p.target_place.str() + ": " + p.target +
                     " is not a regular file in this image; a hardlink needs a file from files: as its target");
       // Point at the group's file, not at another link.
-      if (it->second.type == LayerEntry::Type::hardlink) entries[p.path.substr(1)].link_target = it->second.link_target;
+      if (target->type == LayerEntry::Type::hardlink) find(p.path.substr(1))->link_target = target->link_target;
     }
   }
 
@@ -311,18 +361,19 @@ struct Planner {
   /// path order, so an ancestor that is an entry was checked before its
   /// descendants, and the first bad path found is the one reported.
   void add_parents() {
+    merge_others();
     std::set<std::string> missing;
-    for (const auto& [path, e] : entries) {
-      for (size_t slash = path.rfind('/'); slash != std::string::npos; slash = path.rfind('/', slash - 1)) {
+    for (const LayerEntry& e : sorted) {
+      const std::string& path = e.path;
+      for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
         std::string parent = path.substr(0, slash);
-        auto it = entries.find(parent);
-        if (it != entries.end()) {
-          if (it->second.type != LayerEntry::Type::directory)
-            throw Error(e.origin + ": /" + path + " needs /" + parent + " to be a directory, but " + it->second.origin +
-                        " makes it a " + type_name(it->second.type));
+        if (const LayerEntry* p = find(parent)) {
+          if (p->type != LayerEntry::Type::directory)
+            throw Error(e.origin + ": /" + path + " needs /" + parent + " to be a directory, but " + p->origin +
+                        " makes it a " + type_name(p->type));
           break;
         }
-        if (!missing.insert(std::move(parent)).second || slash == 0) break;  // its ancestors were seen with it
+        if (!missing.insert(std::move(parent)).second) break;  // its ancestors were seen with it
       }
     }
     for (const std::string& dir : missing) {
@@ -331,8 +382,9 @@ struct Planner {
       d.type = LayerEntry::Type::directory;
       d.mode = 0755;
       d.origin = "(parent directory)";
-      entries.try_emplace(dir, std::move(d));
+      others.emplace(dir, std::move(d));
     }
+    merge_others();
   }
 };
 
@@ -347,10 +399,8 @@ std::vector<LayerEntry> plan_files_layer(const Spec& spec) {
   for (const PathSpec& p : spec.paths) planner.add_path(p);
   planner.check_hardlinks(spec);
   planner.add_parents();
-  std::vector<LayerEntry> out;
-  out.reserve(planner.entries.size());
-  for (auto& [path, e] : planner.entries)
-    if (!path.empty()) out.push_back(std::move(e));
+  std::vector<LayerEntry> out = std::move(planner.sorted);
+  std::erase_if(out, [](const LayerEntry& e) { return e.path.empty(); });
   order_for_tar(out);
   return out;
 }
