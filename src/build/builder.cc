@@ -133,7 +133,7 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
   const std::vector<LayerEntry>& entries = produce();
   status.phase("building layer " + created_by + " (" + options.compression.str() + ")", total_bytes(entries));
   Store::BlobWriter blob(store);
-  std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, blob, pool);
+  std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, blob, pool, options.compression_threads);
   HashingSink uncompressed(*compressor);
   ProgressSink progress(uncompressed, status);
   write_tar(entries, options.epoch, progress);

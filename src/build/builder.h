@@ -52,6 +52,8 @@ struct BuildOptions {
   int64_t epoch = 0;           // SOURCE_DATE_EPOCH: every mtime and "created"
   bool use_layer_cache = true;
   RemoteLayerCache* remote = nullptr;
+  /// A layer's share of the pool when several are built at once (0: all).
+  unsigned compression_threads = 0;
 };
 
 /// Builds one layer from ordered entries into the store, or reuses the layer

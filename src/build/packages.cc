@@ -414,8 +414,8 @@ BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::ve
 
 /// Package layers built at once: decoding a .deb's data.tar.xz is single
 /// threaded, so one package at a time leaves the other cores idle. Four at
-/// most: each layer's compression already spreads over every core, and
-/// keeps its own shards in memory.
+/// most: a layer's compression spreads over several cores anyway, and the
+/// critical path is the largest package's decoding.
 unsigned concurrent_layers(const ThreadPool& pool) { return std::clamp(pool.size(), 1u, 4u); }
 
 }  // namespace
@@ -426,7 +426,12 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
   auto it = lock.packages.find(arch);
   if (it == lock.packages.end()) throw Error("the lockfile has no packages for " + arch + "; run distill lock again");
   const std::vector<LockedPackage>& packages = it->second;
-  LayerContext ctx{deb_options, derived, library_dirs(arch, deb_options.merged_usr), store, pool, options};
+  unsigned concurrent = concurrent_layers(pool);
+  // Layers built at once share the cores, and their compressors' memory
+  // stays what one layer on every core would use.
+  BuildOptions layer_options = options;
+  layer_options.compression_threads = std::max(1u, pool.size() / concurrent);
+  LayerContext ctx{deb_options, derived, library_dirs(arch, deb_options.merged_usr), store, pool, layer_options};
   std::vector<std::vector<size_t>> groups = group_packages(packages, max_layers);
   // Largest first, so the longest job does not start last; each layer
   // lands in its own slot, so the order of the result never changes.
@@ -442,7 +447,7 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
   {
     // Their own pool: a job waits on compression shards queued in `pool`,
     // which could never run if the jobs themselves held all its threads.
-    ThreadPool workers(concurrent_layers(pool));
+    ThreadPool workers(concurrent);
     for (size_t g : order)
       jobs[g] = workers.submit([&, g] {
         if (failed) return;  // another layer failed: the build stops

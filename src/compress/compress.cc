@@ -75,7 +75,8 @@ constexpr size_t kGzipShard = 1 << 20;
 /// and written out in order, with at most 2 shards per thread in flight.
 class ParallelGzip : public ByteSink {
  public:
-  ParallelGzip(int level, ByteSink& out, ThreadPool& pool) : m_level(level), m_out(out), m_pool(pool) {
+  ParallelGzip(int level, ByteSink& out, ThreadPool& pool, unsigned threads)
+      : m_level(level), m_out(out), m_pool(pool), m_in_flight(2 * threads) {
     m_buffer.reserve(kGzipShard);
   }
 
@@ -97,7 +98,7 @@ class ParallelGzip : public ByteSink {
  private:
   void submit() {
     m_wrote_any = true;
-    while (m_pending.size() >= 2 * m_pool.size()) drain_one();
+    while (m_pending.size() >= m_in_flight) drain_one();
     auto shard = std::make_shared<std::string>(std::move(m_buffer));
     m_buffer = std::string();
     m_buffer.reserve(kGzipShard);
@@ -132,6 +133,7 @@ class ParallelGzip : public ByteSink {
   int m_level;
   ByteSink& m_out;
   ThreadPool& m_pool;
+  size_t m_in_flight;
   std::string m_buffer;
   std::deque<std::future<std::string>> m_pending;
   bool m_wrote_any = false;
@@ -192,10 +194,11 @@ class Passthrough : public ByteSink {
 
 }  // namespace
 
-std::unique_ptr<ByteSink> make_compressor(const Compression& c, ByteSink& out, ThreadPool& pool) {
+std::unique_ptr<ByteSink> make_compressor(const Compression& c, ByteSink& out, ThreadPool& pool, unsigned threads) {
+  if (threads == 0) threads = pool.size();
   switch (c.algorithm) {
-    case Compression::Algorithm::gzip: return std::make_unique<ParallelGzip>(c.level, out, pool);
-    case Compression::Algorithm::zstd: return std::make_unique<ZstdSink>(c.level, out, pool.size());
+    case Compression::Algorithm::gzip: return std::make_unique<ParallelGzip>(c.level, out, pool, threads);
+    case Compression::Algorithm::zstd: return std::make_unique<ZstdSink>(c.level, out, threads);
     case Compression::Algorithm::none: return std::make_unique<Passthrough>(out);
   }
   return nullptr;

@@ -27,7 +27,10 @@ struct Compression {
 /// Parallel on `pool`; the output bytes never depend on the thread count:
 /// gzip is cut into fixed 1 MiB shards, each a gzip member (RFC 1952 allows
 /// a file of several members), and zstd's multi-threaded mode is
-/// deterministic for any number of workers.
-std::unique_ptr<ByteSink> make_compressor(const Compression& compression, ByteSink& out, ThreadPool& pool);
+/// deterministic for any number of workers. `threads` (0: the pool's size)
+/// is this stream's share when several are compressed at once: it bounds
+/// gzip's shards in flight and sets zstd's workers, and so the memory.
+std::unique_ptr<ByteSink> make_compressor(const Compression& compression, ByteSink& out, ThreadPool& pool,
+                                          unsigned threads = 0);
 
 }  // namespace distill

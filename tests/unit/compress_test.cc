@@ -27,10 +27,11 @@ std::string sample(size_t size) {
   return s;
 }
 
-std::string compress(const Compression& c, const std::string& input, unsigned threads, size_t write_size) {
+std::string compress(const Compression& c, const std::string& input, unsigned threads, size_t write_size,
+                     unsigned share = 0) {
   ThreadPool pool(threads);
   StringSink out;
-  auto sink = make_compressor(c, out, pool);
+  auto sink = make_compressor(c, out, pool, share);
   for (size_t i = 0; i < input.size(); i += write_size) sink->write(std::string_view(input).substr(i, write_size));
   sink->finish();
   return out.bytes;
@@ -103,4 +104,14 @@ TEST(Compression, ZstdBytesDoNotDependOnThreads) {
   std::string back(input.size(), '\0');
   EXPECT_EQ(ZSTD_decompress(back.data(), back.size(), one.data(), one.size()), input.size());
   EXPECT_EQ(back, input);
+}
+
+TEST(Compression, AStreamsShareOfThePoolDoesNotChangeItsBytes) {
+  // Package layers built at once each get a share of the cores.
+  std::string input = sample(9'000'000);
+  for (const char* c : {"gzip", "zstd"}) {
+    std::string all = compress(Compression::parse(c), input, 4, 65536);
+    EXPECT_EQ(compress(Compression::parse(c), input, 4, 65536, 1), all) << c;
+    EXPECT_EQ(compress(Compression::parse(c), input, 4, 4096, 2), all) << c;
+  }
 }
