@@ -188,7 +188,10 @@ mm_mode=root
 [ "$(id -u)" = 0 ] || mm_mode=unshare
 CACHE=$work/cache
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
-echo "distill: $("$distill" --version 2>&1 | head -n1)"
+rev=$(git -C "$repo" log -1 --format=%h 2>/dev/null || echo '?')
+dirty=$(git -C "$repo" status --porcelain --untracked-files=no -- src 2>/dev/null | wc -l)
+echo "distill: $("$distill" --version 2>&1 | head -n1), checkout $rev$([ "$dirty" = 0 ] || echo " + $dirty changed files under src/ (the binary may hold them)")"
+echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg) (2-core machines shared with other work give noisy times)"
 echo
 
 # ---------------------------------------------------------------- the apps
@@ -563,7 +566,7 @@ rebuild_series() {
   printf '  %-7s %-11s%s\n' "$app" "$label" "$line"
 }
 echo
-echo "Rebuilding each app after one source file changed ($runs runs each, best counts) ..."
+echo "Rebuilding each app after one source file changed ($runs runs each, best counts; load average $(cut -d' ' -f1 /proc/loadavg)) ..."
 echo "  (\"N built\": layers distill built; more than 1 means a lower layer's inputs changed, e.g. a host"
 echo "  library's ctime moved because something else on the machine hardlinked it; its digest stays the same)"
 for app in "${APPS[@]}"; do
@@ -624,7 +627,7 @@ if [ -n "$full_index" ]; then
   (cd "$F/dists/trixie" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Debian \
     -o APT::FTPArchive::Release::Label=Debian -o APT::FTPArchive::Release::Suite=trixie \
     -o APT::FTPArchive::Release::Codename=trixie -o APT::FTPArchive::Release::Architectures=amd64 \
-    -o APT::FTPArchive::Release::Components=main release main) >"$work/full-Release" 2>"$work/full-release.err" ||
+    -o APT::FTPArchive::Release::Components=main release .) >"$work/full-Release" 2>"$work/full-release.err" ||
     { cat "$work/full-release.err" >&2; die "apt-ftparchive release failed"; }
   mv "$work/full-Release" "$F/dists/trixie/Release"
   gnupg_home=$work/gnupg
@@ -715,12 +718,12 @@ for app in "${APPS[@]}"; do
 done
 echo
 echo "  What each route adds on top of the bare preset (MB, gzip):"
-printf '  %-7s %-8s %9s %12s %14s  %s\n' app preset "preset MB" "distill adds" "preset-copy adds" "bytes distill - preset-copy"
+printf '  %-7s %-8s %9s %18s %16s  %s\n' app preset "preset MB" "distill adds" "preset-copy adds" "bytes distill - preset-copy"
 for app in "${APPS[@]}"; do
   b=${APP_PRESET[$app]}
   d=${SIZE[$app.distill]} p=${SIZE[$app.preset]}
   if [ "$app" = native ]; then dadd="$(fmt_mb "$d") (scratch)"; else dadd=$(fmt_mb "$((d - PRESET_SIZE[$b]))"); fi
-  printf '  %-7s %-8s %9s %12s %14s  %+d\n' "$app" "$b" "$(fmt_mb "${PRESET_SIZE[$b]}")" "$dadd" \
+  printf '  %-7s %-8s %9s %18s %16s  %+d\n' "$app" "$b" "$(fmt_mb "${PRESET_SIZE[$b]}")" "$dadd" \
     "$(fmt_mb "$((p - PRESET_SIZE[$b]))")" "$((d - p))"
 done
 echo
