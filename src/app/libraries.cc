@@ -67,6 +67,12 @@ void LibraryResolver::add_closure(const elf::Closure& closure, const std::string
   }
   for (const elf::LoadedObject& o : closure.objects) {
     m_glibc = m_glibc || (o.name == "libc.so.6" && !closure.musl);
+    // libstdc++ imports iconv only for std::codecvt of named locales, which
+    // need locale data these images do not have: it alone does not count.
+    if (m_iconv_user.empty() && o.found_via != "base image" && !o.name.starts_with("libstdc++.so")) {
+      std::vector<std::string> imports = elf::imported_symbols(m_out.host(o.path));
+      if (std::find(imports.begin(), imports.end(), "iconv_open") != imports.end()) m_iconv_user = o.path;
+    }
     if (o.found_via == "program" || o.found_via == "library" || o.found_via == "base image") continue;
     if (copied_anyway(o.path) || !m_added.insert(o.path).second) continue;
     std::string reason = o.found_via == "interpreter"          ? "PT_INTERP of " + what
@@ -109,6 +115,11 @@ void LibraryResolver::add_rules(bool tzdata) {
       for (const std::string& s : services)
         if (s != "files" && s != "dns") add_first("libnss_" + s + ".so.2", "rule: NSS service \"" + s + "\" in nsswitch.conf");
     }
+    // iconv_open loads converters from gconv/ by name at run time: which
+    // ones the program will ask for is unknowable, so all of them.
+    std::string gconv = "/usr/lib/" + t + "/gconv";
+    if (!m_iconv_user.empty() && !m_base.exists(gconv) && exists(gconv))
+      m_out.add_host_path(gconv, "rule: " + m_iconv_user + " imports iconv_open, which loads gconv modules at run time");
     // A regenerated cache over the libraries added, keeping the base's
     // entries (its libraries stay where its cache says they are).
     if (!m_cache.empty()) {

@@ -2,7 +2,8 @@
 // The run-time closures of an app's ELF objects (its program, Python
 // extension modules, Node addons) added to a layer, minus what the base
 // provides, plus what static analysis cannot see, added by rule
-// (minify.md §3.8): libgcc_s, NSS modules, gconv modules, the CA bundle,
+// (minify.md §3.8): libgcc_s, NSS modules, gconv modules (for objects that
+// import iconv_open), the CA bundle,
 // a regenerated /etc/ld.so.cache.
 #include <set>
 #include <string>
@@ -45,6 +46,7 @@ class LibraryResolver {
   std::vector<std::string> m_library_path, m_copied;
   std::string m_triplet;
   bool m_glibc = false;
+  std::string m_iconv_user;              // an object that imports iconv_open
   std::vector<elf::CacheEntry> m_cache;  // libraries added, for ld.so.cache
   std::set<std::string> m_added;         // host paths of objects added
 };

@@ -59,6 +59,7 @@ CC
 g++ -shared -fPIC -o "$T/cxx/libthrower.so" "$T/cxx/thrower.cc"
 g++ -o "$T/cxx/prog" "$T/cxx/main.cc" -L"$T/cxx" -lthrower -Wl,-rpath,'$ORIGIN'
 "$DISTILL" app -o "oci:$OUT/cxx:app" -q --explain -- "$T/cxx/prog" >/dev/null 2>"$T/explain" || fail "distill app prog failed" "$(cat "$T/explain")"
+cp "$T/explain" "$T/explain-cxx"
 out=$(run_image "$OUT/cxx")
 assert_contains "$out" "caught: across a shared library" "the exception crosses libthrower.so"
 assert_contains "$out" "nonroot uid: 65532" "getpwnam through NSS"
@@ -75,6 +76,28 @@ while read -r lib; do
   [ -n "$lib" ] || continue
   assert_contains "$closure" "$lib" "the image holds $lib, which the loader loads"
 done < <(LD_TRACE_LOADED_OBJECTS=1 "$T/cxx/prog" | awk '/=>/ {print $3}' | xargs -n1 realpath)
+
+step "a program that uses iconv gets glibc's gconv modules, one that does not gets none"
+cat >"$T/iconv.c" <<'C'
+#include <iconv.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+  iconv_t cd = iconv_open("UTF-8", "ISO-8859-15");  /* a converter glibc loads from gconv/ */
+  if (cd == (iconv_t)-1) { perror("iconv_open"); return 1; }
+  char in[] = "\xa4uro", out[16] = {0}, *ip = in, *op = out;
+  size_t il = strlen(in), ol = sizeof out - 1;
+  if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror("iconv"); return 1; }
+  printf("converted: %s\n", out);
+  return 0;
+}
+C
+gcc -O2 -o "$T/iconv-prog" "$T/iconv.c"
+"$DISTILL" app -o "oci:$OUT/iconv:app" -q --explain -- "$T/iconv-prog" >/dev/null 2>"$T/explain-iconv" ||
+  fail "distill app of an iconv program failed" "$(cat "$T/explain-iconv")"
+assert_eq "converted: €uro" "$(run_image "$OUT/iconv")" "ISO-8859-15 converts in the image"
+assert_matches "$(cat "$T/explain-iconv")" "gconv	rule: [^ ]*iconv-prog imports iconv_open" "--explain gives the gconv rule"
+assert_not_contains "$(cat "$T/explain-cxx")" "gconv" "a program without iconv gets no gconv modules"
 
 step "a musl program and its shared library (musl's loader rules)"
 if command -v musl-gcc >/dev/null; then

@@ -269,6 +269,9 @@ assert_contains "$RUN_OUT" "hello web (libcurl/" "the spec's app runs"
 "$DISTILL" inspect "oci:$OUT/spec:1" --format json -q >"$T/spec.inspect"
 assert_eq "65532" "$(jq -r .config.config.User "$T/spec.inspect")" "the nonroot variant's user"
 assert_eq "1" "$(jq '[.files[] | select(.path == "/etc/web.conf")] | length' "$T/spec.inspect")" "files: is in the image"
+distill_build "$REPO_ROOT/examples/python-web/image.yaml" "oci:$OUT/example:1" "${M[@]}" --format json -q >/dev/null
+prun 0 "oci:$OUT/example:1" --self-test
+assert_eq "hello from a distroless python image" "$RUN_OUT" "examples/python-web builds and runs"
 cat >"$T/spec/bad.yaml" <<EOF
 from: preset:python3
 app:
