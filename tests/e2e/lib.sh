@@ -175,6 +175,49 @@ unset SOURCE_DATE_EPOCH XDG_CACHE_HOME DISTILL_JOBS
 export NO_COLOR=1 LC_ALL=C.UTF-8 TZ=UTC
 umask 022
 
+# ---------------------------------------------------------------- podman
+
+# podman_setup: a private podman store in a short lower-case directory
+# ($PM): podman refuses a runroot longer than 50 characters, and names an
+# oci:PATH image after its path, which must then be lower-case, so the oci:
+# layouts a test runs go below $PM too. World-traversable, so the container
+# user reaches the image files. Removed when the test ends. Sets PODMAN
+# (array) with runc (crun cannot run on this host's hybrid cgroups).
+podman_setup() {
+  need podman runc findmnt
+  PM=$(mktemp -d /tmp/e2e-pm.XXXXXX)
+  if [ "$PM" != "${PM,,}" ]; then
+    mv -T "$PM" "${PM,,}" || fail "cannot rename $PM to ${PM,,}"
+    PM=${PM,,}
+  fi
+  chmod 0755 "$PM"
+  PODMAN=(podman --root "$PM/root" --runroot "$PM/run" --tmpdir "$PM/tmp" --runtime runc --events-backend file)
+  defer _podman_cleanup
+}
+_podman_cleanup() {
+  "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
+  "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
+  local m
+  findmnt -rn -o TARGET | grep -F "$PM/" | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$PM"
+}
+
+# prun EXPECTED_RC IMAGE_AND_ARGS...: podman run --rm with the brief's
+# ulimits; stdout in $T/run.out (and $RUN_OUT), stderr in $T/run.err. Fails
+# unless the exit status is EXPECTED_RC.
+prun() {
+  local want=$1 rc=0
+  shift
+  "${PODMAN[@]}" run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 "$@" \
+    >"$T/run.out" 2>"$T/run.err" || rc=$?
+  # shellcheck disable=SC2034 # for the caller
+  RUN_OUT=$(cat "$T/run.out")
+  if [ "$rc" != "$want" ]; then
+    fail "podman run exited $rc, expected $want" "command: podman run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 $*" \
+      "stdout:" "$(_show "$T/run.out")" "stderr:" "$(grep -vE '^(Getting image source signatures|Copying (blob|config)|Writing manifest|Storing signatures)' "$T/run.err" | head -n 40)"
+  fi
+}
+
 # ---------------------------------------------------------------- assertions
 
 # show FILE: indented contents for failure details (first 60 lines).

@@ -12,14 +12,12 @@
 need_root
 need podman runc g++ curl openssl sqlite3 jq python3 musl-gcc
 
-PM=$(mktemp -d /tmp/e2e-ap.XXXXXX)
-PM=${PM,,}; mkdir -p "$PM"; chmod 0755 "$PM"
-defer "podman --root $PM/root --runroot $PM/run rmi -a -f >/dev/null 2>&1; rm -rf $PM"
-run_image() { # LAYOUT_DIR
-  podman --root "$PM/root" --runroot "$PM/run" --runtime runc run --rm --network none \
-    --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 "oci:$1:app" 2>"$T/podman.err"
+podman_setup
+run_image() { # LAYOUT_DIR: prints what the image's program prints
+  prun 0 --network none "oci:$1:app"
+  echo "$RUN_OUT"
 }
-OUT=$PM/images   # podman wants lower-case oci: paths
+OUT=$PM/images
 mkdir -p "$OUT"
 
 step "host programs from scratch"

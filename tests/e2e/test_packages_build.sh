@@ -20,23 +20,7 @@ need_root
 need podman runc skopeo umoci jq tar gzip findmnt md5sum
 mirror_start
 
-# podman refuses a runroot longer than 50 characters, and names an oci:PATH
-# image after its path, which must then be lower-case (as test_run_podman.sh).
-PM=$(mktemp -d /tmp/e2e-pk.XXXXXX)
-if [ "$PM" != "${PM,,}" ]; then
-  mv -T "$PM" "${PM,,}" || fail "cannot rename $PM to ${PM,,}"
-  PM=${PM,,}
-fi
-chmod 0755 "$PM"
-PODMAN=(podman --root "$PM/root" --runroot "$PM/run" --tmpdir "$PM/tmp" --runtime runc --events-backend file)
-podman_cleanup() {
-  "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
-  "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
-  local m
-  findmnt -rn -o TARGET | grep -F "$PM/" | sort -r | while read -r m; do umount -l "$m"; done
-  rm -rf "$PM"
-}
-defer podman_cleanup
+podman_setup
 OUT=$PM/out
 mkdir -p "$OUT"
 

@@ -92,19 +92,7 @@ push_tls() {
   assert_jq "$T/sk.inspect-digest" .Digest "$DIGEST" "skopeo inspect by digest"
 }
 
-# podman: a private store in a short lower-case directory (see test_run_podman.sh).
-PM=$(mktemp -d /tmp/e2e-reg-pm.XXXXXX)
-if [ "$PM" != "${PM,,}" ]; then mv -T "$PM" "${PM,,}"; PM=${PM,,}; fi
-chmod 0755 "$PM"
-PODMAN=(podman --root "$PM/root" --runroot "$PM/run" --tmpdir "$PM/tmp" --runtime runc --events-backend file)
-podman_cleanup() {
-  "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
-  "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
-  local m
-  findmnt -rn -o TARGET | grep -F "$PM/" | sort -r | while read -r m; do umount -l "$m"; done
-  rm -rf "$PM"
-}
-defer podman_cleanup
+podman_setup
 
 podman_pull_run() {
   dist_ok push-podman push "oci:$T/src:1.0" "docker://$REG_TLS/e2e/podman:1.0" "${TLS[@]}"

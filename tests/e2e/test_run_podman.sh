@@ -10,24 +10,7 @@ need podman runc jq findmnt
 compile_probe "$T/probe"
 make_full_fixture "$T/spec" "$T/probe"
 
-# podman refuses a runroot longer than 50 characters, and names an oci:PATH
-# image after its path, which must then be lower-case: a short lower-case
-# directory of its own holds podman's store and the oci: layouts it runs.
-PM=$(mktemp -d /tmp/e2e-pm.XXXXXX)
-if [ "$PM" != "${PM,,}" ]; then
-  mv -T "$PM" "${PM,,}" || fail "cannot rename $PM to ${PM,,}"
-  PM=${PM,,}
-fi
-chmod 0755 "$PM" # the container user must reach the image files below it
-PODMAN=(podman --root "$PM/root" --runroot "$PM/run" --tmpdir "$PM/tmp" --runtime runc --events-backend file)
-podman_cleanup() {
-  "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
-  "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
-  local m
-  findmnt -rn -o TARGET | grep -F "$PM/" | sort -r | while read -r m; do umount -l "$m"; done
-  rm -rf "$PM"
-}
-defer podman_cleanup
+podman_setup
 
 OUT=$PM/out
 mkdir -p "$OUT"
