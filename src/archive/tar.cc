@@ -96,14 +96,45 @@ void check(archive* a, int rc, const std::string& what) {
   if (rc < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "libarchive error"));
 }
 
-/// Opens a file entry's host source. An unreadable source is found here,
-/// not by an extra access() per file while planning; the message still
-/// names where the spec asked for it.
-Fd open_source(const LayerEntry& e) {
-  int raw = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (raw < 0) throw_errno((e.origin.empty() ? "" : e.origin + ": ") + "cannot read " + e.source);
-  return Fd(raw);
-}
+/// Opens the host files of a tar's entries, which come in path order, so
+/// files of one directory come together: each is opened relative to its
+/// directory (one path component to look up instead of the whole path),
+/// and the slices of one payload file (a .deb's data) share a descriptor.
+/// An unreadable source is found here, not by an extra access() per file
+/// while planning; the message still names where the spec asked for it.
+class Sources {
+ public:
+  /// The descriptor to read `e` from, valid until the next call.
+  int open(const LayerEntry& e) {
+    if (e.slice) {
+      if (e.source != m_payload_path) {
+        m_payload = open_at(AT_FDCWD, e.source.c_str(), e);
+        m_payload_path = e.source;
+      }
+      return m_payload.get();
+    }
+    size_t slash = e.source.rfind('/');
+    if (slash == std::string::npos || slash == 0) return (m_file = open_at(AT_FDCWD, e.source.c_str(), e)).get();
+    std::string_view dir(e.source.data(), slash);
+    if (dir != m_dir_path) {
+      // O_PATH: only a handle to look names up in; if it fails, the file
+      // is opened by its whole path below and any error is about the file.
+      m_dir = Fd(::open(std::string(dir).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      m_dir_path = m_dir ? std::string(dir) : std::string();
+    }
+    if (!m_dir) return (m_file = open_at(AT_FDCWD, e.source.c_str(), e)).get();
+    return (m_file = open_at(m_dir.get(), e.source.c_str() + slash + 1, e)).get();
+  }
+
+ private:
+  static Fd open_at(int dir, const char* name, const LayerEntry& e) {
+    int fd = ::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) throw_errno((e.origin.empty() ? "" : e.origin + ": ") + "cannot read " + e.source);
+    return Fd(fd);
+  }
+  Fd m_dir, m_file, m_payload;
+  std::string m_dir_path, m_payload_path;
+};
 
 /// Only file capabilities travel into images: other xattrs (SELinux labels,
 /// user.*) describe the build host, not the application.
@@ -119,19 +150,18 @@ void write_inline_data(archive* a, const LayerEntry& e) {
     check(a, ARCHIVE_FATAL, "writing " + e.path);
 }
 
-/// One read(2), retried on EINTR; the source is named only on failure
-/// (an fs::path per call would parse it every time).
-size_t read_once(int fd, char* buffer, size_t size, const std::string& source) {
+/// One read(2) (a slice: one pread(2) at `offset`, as its descriptor is
+/// shared), retried on EINTR; the source is named only on failure (an
+/// fs::path per call would parse it every time).
+size_t read_once(int fd, char* buffer, size_t size, const LayerEntry& e, uint64_t offset) {
   for (;;) {
-    ssize_t n = ::read(fd, buffer, size);
+    ssize_t n = e.slice ? ::pread(fd, buffer, size, static_cast<off_t>(offset)) : ::read(fd, buffer, size);
     if (n >= 0) return static_cast<size_t>(n);
-    if (errno != EINTR) throw_errno("cannot read " + source);
+    if (errno != EINTR) throw_errno("cannot read " + e.source);
   }
 }
 
 void write_source_data(archive* a, const LayerEntry& e, int fd) {
-  if (e.source_offset && ::lseek(fd, static_cast<off_t>(e.source_offset), SEEK_SET) < 0)
-    throw_errno("cannot seek in " + e.source);
   // One buffer for all files: a fresh 1 MiB allocation per small file costs
   // an mmap and munmap each.
   static thread_local std::vector<char> buffer(1 << 20);
@@ -144,7 +174,7 @@ void write_source_data(archive* a, const LayerEntry& e, int fd) {
     uint64_t wanted = e.slice ? left : left + 1;
     size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), wanted));
     if (want == 0) break;
-    size_t n = read_once(fd, buffer.data(), want, e.source);
+    size_t n = read_once(fd, buffer.data(), want, e, e.source_offset + (e.size - left));
     if (n > left) throw Error(e.source + " grew while it was being read; try the build again");
     if (n == 0) break;
     if (e.verify) hash.update(std::string_view(buffer.data(), n));
@@ -168,6 +198,7 @@ void write_tar(const std::vector<LayerEntry>& entries, int64_t mtime, ByteSink& 
   check(ar, archive_write_set_bytes_per_block(ar, 0), "tar");
   check(ar, archive_write_open2(ar, &out, nullptr, sink_write, nullptr, nullptr), "tar");
   std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
+  Sources sources;
   for (const LayerEntry& e : entries) {
     archive_entry* en = entry.get();
     archive_entry_clear(en);
@@ -199,10 +230,10 @@ void write_tar(const std::vector<LayerEntry>& entries, int64_t mtime, ByteSink& 
     }
     for (const auto& [key, value] : e.xattrs) archive_entry_xattr_add_entry(en, key.c_str(), value.data(), value.size());
     // A host file is opened before its header, which may carry its capability.
-    Fd source = e.type == LayerEntry::Type::file && !e.source.empty() ? open_source(e) : Fd();
-    if (source && e.source_capability) add_source_capability(en, source.get());
+    int source = e.type == LayerEntry::Type::file && !e.source.empty() ? sources.open(e) : -1;
+    if (source >= 0 && e.source_capability) add_source_capability(en, source);
     check(ar, archive_write_header(ar, en), "writing " + e.path);
-    if (source) write_source_data(ar, e, source.get());
+    if (source >= 0) write_source_data(ar, e, source);
     else if (e.type == LayerEntry::Type::file) write_inline_data(ar, e);
   }
   check(ar, archive_write_close(ar), "tar");
