@@ -5,6 +5,11 @@
 // action cache maps a layer's input key to the layer it produced, so a
 // rebuild with unchanged inputs reuses the compressed blob.
 //
+// Safe to use from several threads (package layers are built in parallel)
+// and processes: temporary files get unique random names (O_EXCL), and
+// every file appears by an atomic rename; two writers of the same blob or
+// action write the same bytes, so whichever rename lands last is right.
+//
 //   ROOT/blobs/sha256/<hex>        blob bytes
 //   ROOT/actions/<key hex>.json    {"digest","diff_id","size","media_type"}
 //   ROOT/tmp/                      blobs being written
