@@ -118,6 +118,104 @@ Digest lock_inputs(const Spec& spec, const ResolveOptions& options) {
   return sha256_of(j.dump());
 }
 
+namespace {
+
+/// What one architecture's resolution produced, as the lockfile holds it.
+struct ArchResolution {
+  std::vector<LockedPackage> packages;
+  std::vector<std::string> excluded;
+  std::map<std::string, deb::Reason> reasons;
+};
+
+nlohmann::json to_json(const ArchResolution& r) {
+  nlohmann::json pkgs = nlohmann::json::array(), reasons = nlohmann::json::object();
+  for (const LockedPackage& p : r.packages)
+    pkgs.push_back({p.name, p.version, p.arch, p.repository, p.url, p.filename, p.size, p.sha256.hex});
+  for (const auto& [name, why] : r.reasons) reasons[name] = {why.parent, why.version, why.via};
+  return {{"packages", pkgs}, {"excluded", r.excluded}, {"reasons", reasons}};
+}
+
+ArchResolution from_json(const nlohmann::json& j) {
+  ArchResolution r;
+  for (const auto& p : j.at("packages")) {
+    LockedPackage lp;
+    lp.name = p.at(0).get<std::string>();
+    lp.version = p.at(1).get<std::string>();
+    lp.arch = p.at(2).get<std::string>();
+    lp.repository = p.at(3).get<std::string>();
+    lp.url = p.at(4).get<std::string>();
+    lp.filename = p.at(5).get<std::string>();
+    lp.size = p.at(6).get<uint64_t>();
+    lp.sha256 = Digest::parse("sha256:" + p.at(7).get<std::string>(), "cached resolution");
+    r.packages.push_back(std::move(lp));
+  }
+  r.excluded = j.at("excluded").get<std::vector<std::string>>();
+  for (const auto& [name, why] : j.at("reasons").items())
+    r.reasons[name] = {why.at(0).get<std::string>(), why.at(1).get<std::string>(), why.at(2).get<std::string>()};
+  return r;
+}
+
+/// A resolution depends only on the verified indexes (their digests), the
+/// requests, the options and the versions pinned by the first architecture.
+Digest resolution_key(const deb::PackageIndex& index, const std::vector<deb::PackageRequest>& requests,
+                      const deb::SolveOptions& options, const std::map<std::string, std::string>& pinned) {
+  nlohmann::json key = {"distill-resolution-v1", index.arch, options.recommends, options.suggests, pinned};
+  for (const deb::PackageIndex::File& f : index.files)
+    key.push_back({f.sha256.hex, index.sources[f.source].uri, index.sources[f.source].suite});
+  for (const deb::PackageRequest& r : requests) key.push_back(r.text + (r.nodeps ? " (as listed)" : ""));
+  return sha256_of(key.dump());
+}
+
+ArchResolution solve_arch(const deb::PackageIndex& index, std::vector<deb::PackageRequest> requests,
+                          const deb::SolveOptions& solve_options, const std::map<std::string, std::string>& first_versions,
+                          const std::string& first_arch) {
+  deb::Resolution res = deb::solve(index, requests, solve_options);
+  if (!first_versions.empty()) {
+    // Same versions on every architecture: pin what the first one chose.
+    bool differs = false;
+    for (const auto* p : res.packages)
+      if (auto it = first_versions.find(std::string(p->name)); it != first_versions.end() && it->second != p->version)
+        differs = true;
+    if (differs) {
+      for (const auto* p : res.packages) {
+        auto it = first_versions.find(std::string(p->name));
+        if (it == first_versions.end()) continue;
+        bool requested = false;
+        for (auto& r : requests)
+          if (r.name == it->first && !r.exclude) {
+            r.version = it->second;
+            requested = true;
+          }
+        if (!requested) requests.push_back(deb::PackageRequest::parse(it->first + "=" + it->second));
+      }
+      try {
+        res = deb::solve(index, requests, solve_options);
+      } catch (const Error& e) {
+        throw Error(std::string("cannot give ") + index.arch + " the same package versions as " + first_arch + ": " + e.what());
+      }
+    }
+  }
+  ArchResolution out;
+  for (const auto* p : res.packages) {
+    const deb::Source& src = index.sources.at(p->source);
+    LockedPackage lp;
+    lp.name = std::string(p->name);
+    lp.version = std::string(p->version);
+    lp.arch = std::string(p->arch);
+    lp.repository = src.uri + " " + src.suite;
+    lp.filename = std::string(p->filename);
+    lp.url = src.uri + "/" + lp.filename;
+    lp.size = p->size;
+    lp.sha256 = Digest::parse("sha256:" + std::string(p->sha256), "index SHA256 of " + lp.name);
+    out.packages.push_back(std::move(lp));
+  }
+  for (const auto* p : res.excluded) out.excluded.push_back(std::string(p->name));
+  out.reasons = res.reasons;
+  return out;
+}
+
+}  // namespace
+
 Lockfile resolve_packages(const Spec& spec, const ResolveOptions& options, http::Client& client, Store& store, Status& status) {
   Lockfile lock;
   lock.inputs = lock_inputs(spec, options);
@@ -128,54 +226,33 @@ Lockfile resolve_packages(const Spec& spec, const ResolveOptions& options, http:
   deb::SolveOptions solve_options{spec.contents->recommends, spec.contents->suggests};
   std::map<std::string, std::string> first_versions;  // name -> version chosen for the first arch
   for (const std::string& arch : spec_debian_archs(spec)) {
-    deb::PackageIndex index = deb::load_index(sources, arch, repo_options, client, store, status);
+    // The signed indexes are fetched and verified every time; parsing them
+    // and solving (over a second for Debian's 69k packages) only when this
+    // exact resolution is not in the cache.
+    deb::PackageIndex index = deb::load_index(sources, arch, repo_options, client, store, status, /*parse=*/false);
     status.phase("resolving packages (" + arch + ")");
-    std::vector<deb::PackageRequest> requests = spec.contents->packages;
-    deb::Resolution res = deb::solve(index, requests, solve_options);
-    if (!first_versions.empty()) {
-      // Same versions on every architecture: pin what the first one chose.
-      bool differs = false;
-      for (const auto* p : res.packages)
-        if (auto it = first_versions.find(std::string(p->name)); it != first_versions.end() && it->second != p->version)
-          differs = true;
-      if (differs) {
-        for (const auto* p : res.packages) {
-          auto it = first_versions.find(std::string(p->name));
-          if (it == first_versions.end()) continue;
-          bool requested = false;
-          for (auto& r : requests)
-            if (r.name == it->first && !r.exclude) {
-              r.version = it->second;
-              requested = true;
-            }
-          if (!requested) requests.push_back(deb::PackageRequest::parse(it->first + "=" + it->second));
-        }
-        try {
-          res = deb::solve(index, requests, solve_options);
-        } catch (const Error& e) {
-          throw Error(std::string("cannot give ") + arch + " the same package versions as " + lock.archs.front() + ": " + e.what());
-        }
+    Digest key = resolution_key(index, spec.contents->packages, solve_options, first_versions);
+    std::optional<ArchResolution> res;
+    if (auto record = store.get_action(key)) {
+      try {
+        res = from_json(*record);
+      } catch (const std::exception&) {
+        // a damaged record is solved again below
       }
     }
-    lock.archs.push_back(arch);
-    lock.packages[arch];  // present even when every package is excluded
-    for (const auto* p : res.packages) {
-      const deb::Source& src = index.sources.at(p->source);
-      LockedPackage lp;
-      lp.name = std::string(p->name);
-      lp.version = std::string(p->version);
-      lp.arch = std::string(p->arch);
-      lp.repository = src.uri + " " + src.suite;
-      lp.filename = std::string(p->filename);
-      lp.url = src.uri + "/" + lp.filename;
-      lp.size = p->size;
-      lp.sha256 = Digest::parse("sha256:" + std::string(p->sha256), "index SHA256 of " + lp.name);
-      if (lock.archs.size() == 1) first_versions[lp.name] = lp.version;
-      lock.packages[arch].push_back(std::move(lp));
+    if (!res) {
+      deb::parse_index(index, store);
+      res = solve_arch(index, spec.contents->packages, solve_options, first_versions,
+                       lock.archs.empty() ? "" : lock.archs.front());
+      store.put_action(key, to_json(*res));
     }
-    for (const auto* p : res.excluded) lock.excluded[arch].push_back(std::string(p->name));
-    lock.reasons[arch] = res.reasons;
-    status.done(std::to_string(res.packages.size()) + " packages");
+    lock.archs.push_back(arch);
+    if (lock.archs.size() == 1)
+      for (const LockedPackage& p : res->packages) first_versions[p.name] = p.version;
+    status.done(std::to_string(res->packages.size()) + " packages");
+    lock.packages[arch] = std::move(res->packages);  // present even when every package is excluded
+    lock.excluded[arch] = std::move(res->excluded);
+    lock.reasons[arch] = std::move(res->reasons);
   }
   return lock;
 }
@@ -442,7 +519,10 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
   });
   std::vector<BuiltLayer> layers(groups.size());
   std::vector<std::future<void>> jobs(groups.size());
-  std::atomic<bool> failed{false};
+  // After a failure, layers after it in package order are skipped; those
+  // before it still run, so the error reported (wait_all takes the first
+  // in layer order) is the same whatever order the jobs ran in.
+  std::atomic<size_t> first_failed{groups.size()};
   status.phase("building " + std::to_string(groups.size()) + " package layers (" + arch + ")");
   {
     // Their own pool: a job waits on compression shards queued in `pool`,
@@ -450,16 +530,17 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
     ThreadPool workers(concurrent);
     for (size_t g : order)
       jobs[g] = workers.submit([&, g] {
-        if (failed) return;  // another layer failed: the build stops
+        if (g > first_failed) return;
         try {
           std::unique_ptr<Status> job_status = status.job();
           layers[g] = group_layer(packages, groups[g], ctx, *job_status);
         } catch (...) {
-          failed = true;
+          for (size_t seen = first_failed; g < seen && !first_failed.compare_exchange_weak(seen, g);) {
+          }
           throw;
         }
       });
-    wait_all(jobs);  // in layer order: the first failing layer is the one reported
+    wait_all(jobs);
   }
   return layers;
 }

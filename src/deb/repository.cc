@@ -227,8 +227,18 @@ FetchedRelease fetch_release(const Source& source, const RepositoryOptions& opti
 
 }  // namespace
 
+namespace {
+
+void parse_file(PackageIndex& index, const PackageIndex::File& file, Store& store) {
+  auto text = std::make_unique<std::string>(read_decompressed(store.blob_path(file.sha256), size_t(2) << 30));
+  parse_packages(*text, file.source, file.what, index);
+  index.texts.push_back(std::move(text));
+}
+
+}  // namespace
+
 PackageIndex load_index(const std::vector<Source>& sources, const std::string& arch, const RepositoryOptions& options,
-                        http::Client& client, Store& store, Status& status) {
+                        http::Client& client, Store& store, Status& status, bool parse) {
   PackageIndex index;
   index.arch = arch;
   index.sources = sources;
@@ -271,13 +281,19 @@ PackageIndex load_index(const std::vector<Source>& sources, const std::string& a
       }
       std::string what = source.uri + " " + source.suite + " " + chosen;
       http::download_blob(client, url, file.sha256, file.size, store, what);
-      auto text = std::make_unique<std::string>(read_decompressed(store.blob_path(file.sha256), size_t(2) << 30));
-      parse_packages(*text, i, what, index);
-      index.texts.push_back(std::move(text));
+      index.files.push_back({file.sha256, i, what});
+      if (parse) parse_file(index, index.files.back(), store);
     }
-    status.done(std::to_string(index.packages.size() - count_before) + " packages");
+    status.done(parse ? std::to_string(index.packages.size() - count_before) + " packages" : "verified");
   }
+  index.parsed = parse;
   return index;
+}
+
+void parse_index(PackageIndex& index, Store& store) {
+  if (index.parsed) return;
+  for (const PackageIndex::File& file : index.files) parse_file(index, file, store);
+  index.parsed = true;
 }
 
 }  // namespace distill::deb

@@ -34,6 +34,15 @@ struct PackageIndex {
   std::vector<Source> sources;
   std::vector<std::unique_ptr<std::string>> texts;
   std::vector<IndexedPackage> packages;
+  /// The verified Packages files, in order: their digests say what the
+  /// index holds before it is parsed (a resolution cache key).
+  struct File {
+    Digest sha256;
+    size_t source = 0;
+    std::string what;
+  };
+  std::vector<File> files;
+  bool parsed = false;
 };
 
 struct ReleaseInfo {
@@ -65,9 +74,12 @@ std::time_t parse_release_date(std::string_view text);
 std::string verify_signature(const std::string& signed_file, const std::string& detached_signature,
                              const std::vector<std::string>& keyrings, const std::string& what, const fs::path& tmp);
 
-/// Fetches, verifies and parses the indexes of `sources` for `arch`.
+/// Fetches, verifies and (when `parse`) parses the indexes of `sources`
+/// for `arch`. Unparsed, `files` names them; parse_index reads them later.
 PackageIndex load_index(const std::vector<Source>& sources, const std::string& arch, const RepositoryOptions& options,
-                        http::Client& client, Store& store, Status& status);
+                        http::Client& client, Store& store, Status& status, bool parse = true);
+/// Decompresses and parses the verified Packages files of `index`.
+void parse_index(PackageIndex& index, Store& store);
 
 /// Parses one Packages text (kept by the caller) into `index`.
 void parse_packages(std::string_view text, size_t source, const std::string& what, PackageIndex& index);
