@@ -495,6 +495,13 @@ BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::ve
 /// critical path is the largest package's decoding.
 unsigned concurrent_layers(const ThreadPool& pool) { return std::clamp(pool.size(), 1u, 4u); }
 
+/// Lowers `value` to `candidate` if that is smaller, whoever else does too.
+void lower_to(std::atomic<size_t>& value, size_t candidate) {
+  size_t seen = value;
+  while (candidate < seen && !value.compare_exchange_weak(seen, candidate)) {
+  }
+}
+
 }  // namespace
 
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
@@ -535,8 +542,7 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
           std::unique_ptr<Status> job_status = status.job();
           layers[g] = group_layer(packages, groups[g], ctx, *job_status);
         } catch (...) {
-          for (size_t seen = first_failed; g < seen && !first_failed.compare_exchange_weak(seen, g);) {
-          }
+          lower_to(first_failed, g);
           throw;
         }
       });
