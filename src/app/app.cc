@@ -50,6 +50,21 @@ std::string default_app_base(const AppSpec& app) {
   }
 }
 
+void check_app_paths(const AppSpec& app) {
+  std::error_code ec;
+  auto check = [&](const std::string& field, const std::string& path, bool in_root) {
+    if (path.empty()) return;
+    std::string host = in_root && app.sysroot != "/" ? app.sysroot + path : path;
+    if (!fs::exists(fs::symlink_status(host, ec)))
+      throw Error(app.place.str() + "." + field + ": " + path + " does not exist" +
+                  (in_root && app.sysroot != "/" ? " under " + app.sysroot : ""));
+  };
+  check("program", app.program, true);
+  check("dir", app.dir, false);
+  check("deps", app.deps, false);
+  for (const std::string& inc : app.include) check("include", inc, true);
+}
+
 std::string app_arch(const AppSpec& app) {
   if (app_kind(app) != AppKind::native) return "";
   std::string path = app.sysroot == "/" ? app.program : app.sysroot + app.program;

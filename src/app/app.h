@@ -26,6 +26,9 @@ const char* kind_name(AppKind kind);
 /// the matching preset for interpreted apps.
 std::string default_app_base(const AppSpec& app);
 
+/// Checks that the app's host paths exist; Error naming the spec place.
+void check_app_paths(const AppSpec& app);
+
 /// The Debian architecture the app's image is for: a native program's own
 /// (read from its ELF header), else "" (the spec's or the host's).
 std::string app_arch(const AppSpec& app);

@@ -156,6 +156,7 @@ namespace {
 
 /// An app image is for its program's architecture, and only that one.
 void settle_app_arch(Spec& spec) {
+  check_app_paths(*spec.app);
   std::string arch = app_arch(*spec.app);
   if (!arch.empty()) {
     if (!spec.archs.empty() && (spec.archs.size() != 1 || Platform::from_arch(spec.archs[0]) != Platform::from_arch(arch)))

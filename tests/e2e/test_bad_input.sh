@@ -169,10 +169,15 @@ files:
     content: "listen = 0.0.0.0:8080
 EOF
 
-# Keys of the format that this version does not implement are refused, never
-# ignored. The key is the mistake, so the message points at the key's line.
-# (contents: was the example here until package support began to land.)
-spec_case app-not-yet 1 2 'app' 'not supported by this version' <<'EOF'
+# app: mistakes point at the app's place; a missing program is found before
+# anything is fetched or built.
+spec_case app-unknown-key 1 4 'app.colour' 'unknown key' <<'EOF'
+files: [{src: file.txt, dst: /a}]
+app:
+  program: build/server
+  colour: red
+EOF
+spec_case app-missing-program 1 3 'app.program' 'build/server does not exist' <<'EOF'
 files: [{src: file.txt, dst: /a}]
 app:
   program: build/server
