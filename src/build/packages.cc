@@ -277,6 +277,7 @@ void download_packages(const Lockfile& lock, http::Client& client, Store& store,
         last = n;
         status.progress(done);
       });
+      store.mark_fresh(p->sha256);  // hashed on the way in: building its layer need not hash it again
     }));
   wait_all(jobs);
   status.done(human_size(total));
@@ -478,11 +479,12 @@ BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::ve
     order_for_tar(produced);
     return produced;
   };
-  // Verify the .debs before any use: the store checks names, not bytes.
+  // Verify the .debs before any use: the store checks names, not bytes
+  // (but a .deb this build downloaded was hashed as it came in).
   if (!ctx.options.use_layer_cache || !ctx.store.get_action(layer_key))
     for (size_t i : group) {
       const LockedPackage& p = packages[i];
-      if (hash_file(ctx.store.blob_path(p.sha256)) != p.sha256)
+      if (!ctx.store.is_fresh(p.sha256) && hash_file(ctx.store.blob_path(p.sha256)) != p.sha256)
         throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
                     ctx.store.blob_path(p.sha256).string() + " and build again");
     }

@@ -67,9 +67,10 @@ class Store {
   /// Records that this process wrote `digest` itself (hashing the bytes on
   /// the way in), so copying it out need not hash it again.
   void mark_fresh(const Digest& digest);
+  /// True if this process wrote (or downloaded and verified) `digest`.
+  bool is_fresh(const Digest& digest) const;
 
  private:
-  bool is_fresh(const Digest& digest) const;
   fs::path m_root;
   mutable std::mutex m_mutex;
   std::set<std::string> m_fresh;
