@@ -7,6 +7,7 @@
 #include "app/app_internal.h"
 #include "app/libraries.h"
 #include "base/error.h"
+#include "build/packages.h"
 #include "elf/closure.h"
 
 namespace distill {
@@ -70,12 +71,7 @@ std::string app_arch(const AppSpec& app) {
   std::string path = app.sysroot == "/" ? app.program : app.sysroot + app.program;
   auto info = elf::read_elf(path);
   if (!info) return "";
-  static const std::map<std::string, std::string> debian = {
-      {"x86_64-linux-gnu", "amd64"},        {"aarch64-linux-gnu", "arm64"},    {"arm-linux-gnueabihf", "armhf"},
-      {"i386-linux-gnu", "i386"},           {"powerpc64le-linux-gnu", "ppc64el"}, {"s390x-linux-gnu", "s390x"},
-      {"riscv64-linux-gnu", "riscv64"}};
-  auto it = debian.find(elf::triplet_for_machine(info->machine, info->is64));
-  return it == debian.end() ? "" : it->second;
+  return debian_arch_of_triplet(elf::triplet_for_machine(info->machine, info->is64));
 }
 
 AppPlan plan_app(const AppSpec& app, const AppContext& context) {

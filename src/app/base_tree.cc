@@ -3,6 +3,7 @@
 #include "archive/tar.h"
 #include "base/error.h"
 #include "elf/closure.h"
+#include "elf/rootfs.h"
 #include "oci/tree.h"
 
 namespace distill {
@@ -36,11 +37,6 @@ std::string file_in_layer(const fs::path& file, const std::string& path) {
     for (size_t n; (n = read(buf, sizeof buf)) > 0 && data.size() < (16u << 20);) data.append(buf, n);
   });
   return data;
-}
-
-std::string parent_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
 Digest cache_key(const std::vector<BuiltLayer>& layers) {
@@ -103,7 +99,7 @@ std::optional<std::string> BaseTree::resolve(const std::string& path) const {
       const Node* node = find(cur);
       if (!node) return std::nullopt;
       if (node->type == '2') {
-        std::string target = node->target.starts_with("/") ? node->target : parent_of(cur) + "/" + node->target;
+        std::string target = node->target.starts_with("/") ? node->target : elf::dirname(cur) + "/" + node->target;
         pending = elf::normalize_path(target + pending.substr(end));
         restarted = true;
       }

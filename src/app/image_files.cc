@@ -7,15 +7,11 @@
 
 #include "base/error.h"
 #include "elf/closure.h"
+#include "elf/rootfs.h"
 
 namespace distill {
 
 namespace {
-
-std::string parent_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
 
 }  // namespace
 
@@ -74,8 +70,8 @@ std::string ImageFiles::walk(const std::string& path, const std::string& reason,
     rest.pop_front();
     if (name == ".") continue;
     if (name == "..") {
-      hostp = hostp.empty() ? "" : parent_of(hostp) == "/" ? "" : parent_of(hostp);
-      image = image.empty() ? "" : parent_of(image) == "/" ? "" : parent_of(image);
+      hostp = hostp.empty() ? "" : elf::dirname(hostp) == "/" ? "" : elf::dirname(hostp);
+      image = image.empty() ? "" : elf::dirname(image) == "/" ? "" : elf::dirname(image);
       continue;
     }
     std::string h = hostp + "/" + name, i = image + "/" + name;

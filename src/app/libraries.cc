@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/fs.h"
+#include "build/packages.h"
 #include "elf/ldcache.h"
 
 namespace distill {
@@ -132,8 +133,7 @@ void LibraryResolver::add_rules(bool tzdata) {
         for (const elf::CacheEntry& e : base_cache->entries())
           if (!ours.count(e.soname + "\n" + e.hwcaps)) entries.push_back(e);
       }
-      std::string arch = t.starts_with("x86_64") ? "amd64" : t.starts_with("aarch64") ? "arm64" : "";
-      m_out.add_content("/etc/ld.so.cache", elf::write_ld_so_cache(entries, elf::cache_flags(arch)), 0644,
+      m_out.add_content("/etc/ld.so.cache", elf::write_ld_so_cache(entries, elf::cache_flags(debian_arch_of_triplet(t))), 0644,
                         m_base.ld_so_cache().empty() ? "rule: regenerated for the libraries in the image"
                                                      : "rule: the base's ld.so.cache plus the libraries added");
     }

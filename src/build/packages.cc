@@ -553,13 +553,27 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
   return layers;
 }
 
-std::string multiarch_triplet(const std::string& arch) {
+namespace {
+
+const std::map<std::string, std::string>& triplet_table() {
   static const std::map<std::string, std::string> triplets = {
       {"amd64", "x86_64-linux-gnu"},        {"arm64", "aarch64-linux-gnu"},      {"armhf", "arm-linux-gnueabihf"},
       {"armel", "arm-linux-gnueabi"},       {"i386", "i386-linux-gnu"},          {"ppc64el", "powerpc64le-linux-gnu"},
       {"s390x", "s390x-linux-gnu"},         {"riscv64", "riscv64-linux-gnu"},    {"mips64el", "mips64el-linux-gnuabi64"}};
-  auto it = triplets.find(arch);
-  return it == triplets.end() ? arch + "-linux-gnu" : it->second;
+  return triplets;
+}
+
+}  // namespace
+
+std::string multiarch_triplet(const std::string& arch) {
+  auto it = triplet_table().find(arch);
+  return it == triplet_table().end() ? arch + "-linux-gnu" : it->second;
+}
+
+std::string debian_arch_of_triplet(const std::string& triplet) {
+  for (const auto& [arch, t] : triplet_table())
+    if (t == triplet) return arch;
+  return "";
 }
 
 std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options, Store& store) {

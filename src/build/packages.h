@@ -81,6 +81,8 @@ std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb
 
 /// The multiarch triplet of a Debian architecture (x86_64-linux-gnu).
 std::string multiarch_triplet(const std::string& arch);
+/// The inverse: "x86_64-linux-gnu" -> "amd64" ("" when unknown).
+std::string debian_arch_of_triplet(const std::string& triplet);
 
 
 }  // namespace distill

@@ -17,20 +17,11 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "elf/elf.h"
+#include "fixtures/elf_fixture.h"
 
 using namespace distill;
 
 namespace {
-
-std::string sh(const std::string& cmd, int* status = nullptr) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int st = ::pclose(p);
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
 
 std::vector<std::string> sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
@@ -40,7 +31,7 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 /// `nm -D --undefined-only`'s names, versions cut, sorted.
 std::vector<std::string> nm_undefined(const std::string& path) {
   int st = 0;
-  std::string out = sh("nm -D --undefined-only '" + path + "' 2>/dev/null", &st);
+  std::string out = distill::test::run("nm -D --undefined-only '" + path + "' 2>/dev/null", &st);
   EXPECT_EQ(st, 0) << "nm -D failed on " << path;
   std::vector<std::string> names;
   std::istringstream in(out);
@@ -187,7 +178,7 @@ struct Scratch {
   std::string cc(const std::string& name, const std::string& source, const std::string& flags = "") const {
     write_file_atomic(dir.path() / (name + ".c"), source);
     int st = 0;
-    std::string out = sh("gcc " + flags + " -o '" + path(name) + "' '" + path(name + ".c") + "' 2>&1", &st);
+    std::string out = distill::test::run("gcc " + flags + " -o '" + path(name) + "' '" + path(name + ".c") + "' 2>&1", &st);
     EXPECT_EQ(st, 0) << out;
     return st == 0 ? path(name) : "";
   }
@@ -196,7 +187,7 @@ struct Scratch {
                      const std::string& ld_flags) const {
     write_file_atomic(dir.path() / (name + ".s"), source);
     int st = 0;
-    std::string out = sh("as " + as_flags + " -o '" + path(name + ".o") + "' '" + path(name + ".s") + "' 2>&1 && ld -shared " +
+    std::string out = distill::test::run("as " + as_flags + " -o '" + path(name + ".o") + "' '" + path(name + ".s") + "' 2>&1 && ld -shared " +
                              ld_flags + " -o '" + path(name) + "' '" + path(name + ".o") + "' 2>&1",
                          &st);
     EXPECT_EQ(st, 0) << out;
@@ -267,7 +258,7 @@ TEST(ElfSymbols, TellsAProgramThatCallsIconvOpenFromOneThatDoesNot) {
     std::string with = s.cc("with-" + style, kIconvProgram, flags);
     std::string without = s.cc("without-" + style, "#include <stdio.h>\nint main(void) { puts(\"x\"); return 0; }\n", flags);
     ASSERT_FALSE(with.empty() || without.empty());
-    EXPECT_EQ(sh("'" + with + "'"), "ok\n");  // it does reach iconv_open
+    EXPECT_EQ(distill::test::run("'" + with + "'"), "ok\n");  // it does reach iconv_open
     std::vector<std::string> names = ours(with);
     EXPECT_TRUE(contains(names, "iconv_open")) << style;
     EXPECT_TRUE(contains(names, "iconv_close")) << style;
@@ -334,7 +325,7 @@ TEST(ElfSymbols, NotElfOrNoDynamicSymbolsIsEmpty) {
   ASSERT_FALSE(so.empty());
   EXPECT_TRUE(elf::imported_symbols(s.path("x.so.o")).empty());
   int st = 0;
-  sh("ld -e defined_here -o '" + s.path("static") + "' '" + s.path("x.so.o") + "' --unresolved-symbols=ignore-all 2>&1", &st);
+  distill::test::run("ld -e defined_here -o '" + s.path("static") + "' '" + s.path("x.so.o") + "' --unresolved-symbols=ignore-all 2>&1", &st);
   if (st == 0) {
     EXPECT_TRUE(elf::imported_symbols(s.path("static")).empty());
   }
