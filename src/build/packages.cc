@@ -257,30 +257,45 @@ Lockfile resolve_packages(const Spec& spec, const ResolveOptions& options, http:
   return lock;
 }
 
-void download_packages(const Lockfile& lock, http::Client& client, Store& store, ThreadPool& pool, Status& status) {
+PackageDownloads::PackageDownloads(const Lockfile& lock, http::Client& client, Store& store, Status& status) {
   std::map<std::string, const LockedPackage*> wanted;  // by sha256: arch:all packages once
-  uint64_t total = 0;
   for (const auto& [arch, list] : lock.packages)
     for (const LockedPackage& p : list)
-      if (!store.has_blob(p.sha256) && wanted.emplace(p.sha256.hex, &p).second) total += p.size;
+      if (!store.has_blob(p.sha256) && wanted.emplace(p.sha256.hex, &p).second) m_total += p.size;
   if (wanted.empty()) return;
-  status.phase("downloading " + std::to_string(wanted.size()) + " packages", total);
-  std::atomic<uint64_t> done{0};
-  std::vector<std::future<void>> jobs;
+  std::vector<const LockedPackage*> order;
+  for (const auto& [hex, p] : wanted) order.push_back(p);
+  // Largest first, as package layers are built: the longest layer job can
+  // start soonest.
+  std::stable_sort(order.begin(), order.end(), [](const LockedPackage* a, const LockedPackage* b) { return a->size > b->size; });
+  m_status = status.job();
+  m_status->phase("downloading " + std::to_string(order.size()) + " packages", m_total);
+  m_left = order.size();
   // Downloads wait on the network, not the CPU: a few more than the cores.
-  ThreadPool downloads(std::max(4u, pool.size() * 2));
-  for (const auto& [hex, p] : wanted)
-    jobs.push_back(downloads.submit([&, p] {
+  m_pool = std::make_unique<ThreadPool>(std::max(4u, ThreadPool::default_threads() * 2));
+  for (const LockedPackage* p : order)
+    m_jobs[p->sha256.hex] = m_pool->submit([this, p, &client, &store] {
       uint64_t last = 0;
       http::download_blob(client, p->url, p->sha256, p->size, store, p->name + " " + p->version, [&](uint64_t n) {
-        done += n - last;
+        m_status->progress(m_done += n - last);
         last = n;
-        status.progress(done);
       });
       store.mark_fresh(p->sha256);  // hashed on the way in: building its layer need not hash it again
-    }));
-  wait_all(jobs);
-  status.done(human_size(total));
+      if (--m_left == 0) m_status->done(human_size(m_total));
+    }).share();
+}
+
+PackageDownloads::~PackageDownloads() {
+  for (auto& [hex, job] : m_jobs) job.wait();
+}
+
+void PackageDownloads::wait(const Digest& sha256) const {
+  if (auto it = m_jobs.find(sha256.hex); it != m_jobs.end()) it->second.get();
+}
+
+void PackageDownloads::wait_all() const {
+  for (const auto& [hex, job] : m_jobs) job.wait();
+  for (const auto& [hex, job] : m_jobs) job.get();
 }
 
 std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Store& store) {
@@ -373,6 +388,7 @@ struct LayerContext {
   Store& store;
   ThreadPool& pool;
   const BuildOptions& options;
+  const PackageDownloads* downloads;
 };
 
 /// One package's layer entries: its files (or derived effect), the effects
@@ -421,6 +437,16 @@ std::vector<LayerEntry> package_entries(const LockedPackage& p, const LayerConte
   return entries;
 }
 
+/// Waits for the package's .deb if it is still downloading, then checks it
+/// before its first use: the store checks names, not bytes (but a .deb this
+/// build downloaded was hashed as it came in).
+void usable_deb(const LockedPackage& p, const LayerContext& ctx) {
+  if (ctx.downloads) ctx.downloads->wait(p.sha256);
+  if (!ctx.store.is_fresh(p.sha256) && hash_file(ctx.store.blob_path(p.sha256)) != p.sha256)
+    throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
+                ctx.store.blob_path(p.sha256).string() + " and build again");
+}
+
 /// Splits packages (in order) into at most `max` groups by merging, again
 /// and again, the adjacent pair with the smallest combined size. With
 /// max == 0 every package is its own group.
@@ -467,6 +493,7 @@ BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::ve
   std::vector<TempDir> tmps;  // payloads stay until the layer is written
   std::vector<LayerEntry> produced;
   auto produce = [&]() -> const std::vector<LayerEntry>& {
+    for (size_t i : group) usable_deb(packages[i], ctx);
     std::map<std::string, LayerEntry> merged;  // directories merge
     for (size_t i : group) {
       tmps.emplace_back(ctx.store.root() / "tmp", "deb-");
@@ -479,15 +506,6 @@ BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::ve
     order_for_tar(produced);
     return produced;
   };
-  // Verify the .debs before any use: the store checks names, not bytes
-  // (but a .deb this build downloaded was hashed as it came in).
-  if (!ctx.options.use_layer_cache || !ctx.store.get_action(layer_key))
-    for (size_t i : group) {
-      const LockedPackage& p = packages[i];
-      if (!ctx.store.is_fresh(p.sha256) && hash_file(ctx.store.blob_path(p.sha256)) != p.sha256)
-        throw Error(p.name + " " + p.version + ": the cached .deb does not match its sha256; delete " +
-                    ctx.store.blob_path(p.sha256).string() + " and build again");
-    }
   return build_layer_keyed(ctx.store, ctx.pool, layer_key, produce, ctx.options, created_by, status);
 }
 
@@ -508,7 +526,8 @@ void lower_to(std::atomic<size_t>& value, size_t candidate) {
 
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
                                        const std::set<std::string>& derived, size_t max_layers, Store& store,
-                                       ThreadPool& pool, const BuildOptions& options, Status& status) {
+                                       ThreadPool& pool, const BuildOptions& options, Status& status,
+                                       const PackageDownloads* downloads) {
   auto it = lock.packages.find(arch);
   if (it == lock.packages.end()) throw Error("the lockfile has no packages for " + arch + "; run distill lock again");
   const std::vector<LockedPackage>& packages = it->second;
@@ -517,7 +536,7 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
   // stays what one layer on every core would use.
   BuildOptions layer_options = options;
   layer_options.compression_threads = std::max(1u, pool.size() / concurrent);
-  LayerContext ctx{deb_options, derived, library_dirs(arch, deb_options.merged_usr), store, pool, layer_options};
+  LayerContext ctx{deb_options, derived, library_dirs(arch, deb_options.merged_usr), store, pool, layer_options, downloads};
   std::vector<std::vector<size_t>> groups = group_packages(packages, max_layers);
   // Largest first, so the longest job does not start last; each layer
   // lands in its own slot, so the order of the result never changes.

@@ -2,7 +2,10 @@
 // Debian packages in a build: resolve the spec's `contents:` per
 // architecture (or read the lockfile), download the .debs verified against
 // the index, and turn each into a layer.
+#include <atomic>
+#include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +15,7 @@
 #include "deb/deb_file.h"
 #include "deb/solver.h"
 #include "http/http.h"
+#include "ui/status.h"
 
 namespace distill {
 
@@ -59,17 +63,42 @@ Digest lock_inputs(const Spec& spec, const ResolveOptions& options);
 Lockfile resolve_packages(const Spec& spec, const ResolveOptions& options, http::Client& client, Store& store,
                           Status& status);
 
-/// Downloads every locked .deb into the store (in parallel), verified.
-void download_packages(const Lockfile& lock, http::Client& client, Store& store, ThreadPool& pool, Status& status);
+/// Every locked .deb missing from the store, downloaded (verified) in the
+/// background, largest first: package layers start as soon as their own
+/// .debs are in instead of after the last download.
+class PackageDownloads {
+ public:
+  PackageDownloads(const Lockfile& lock, http::Client& client, Store& store, Status& status);
+  /// Waits for the downloads still running: none outlives the store.
+  ~PackageDownloads();
+  PackageDownloads(const PackageDownloads&) = delete;
+  PackageDownloads& operator=(const PackageDownloads&) = delete;
+
+  /// Returns once the .deb with this digest is in the store (at once if it
+  /// was there before); rethrows its download's error.
+  void wait(const Digest& sha256) const;
+  /// Waits for every download; rethrows the first failure (in digest order).
+  void wait_all() const;
+
+ private:
+  std::unique_ptr<Status> m_status;
+  std::unique_ptr<ThreadPool> m_pool;
+  std::map<std::string, std::shared_future<void>> m_jobs;  // by sha256 hex
+  std::atomic<size_t> m_left{0};
+  std::atomic<uint64_t> m_done{0};
+  uint64_t m_total = 0;
+};
 
 /// One layer per package of `arch`, in name order, each holding the
 /// package's files and its /var/lib/dpkg/status.d entries.
 /// Packages in `derived` keep only their effect (see derive_package). With
 /// max_layers > 0, the smallest neighbouring packages share layers so at
 /// most that many remain (layering.max-layers).
+/// A layer waits in `downloads` (if given) for its own .debs only.
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
                                        const std::set<std::string>& derived, size_t max_layers, Store& store,
-                                       ThreadPool& pool, const BuildOptions& options, Status& status);
+                                       ThreadPool& pool, const BuildOptions& options, Status& status,
+                                       const PackageDownloads* downloads = nullptr);
 
 /// The CA bundle of the locked ca-certificates package ("" if none).
 std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Store& store);

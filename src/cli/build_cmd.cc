@@ -236,12 +236,14 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
     options.remote = remote.get();
   }
   std::optional<Lockfile> lock;
+  std::optional<http::Client> client;
+  std::unique_ptr<PackageDownloads> downloads;  // in the background while layers build
   if (spec.contents) {
-    http::Client client;
+    client.emplace();
     // A preset alone has no spec file, so no lockfile: it resolves afresh.
-    if (cmd.spec.empty()) lock = resolve_packages(spec, resolve, client, store, *status);
-    else lock = locked_or_resolved(spec, resolve, cmd.update_lock, client, store, *status, nullptr);
-    download_packages(*lock, client, store, pool, *status);
+    if (cmd.spec.empty()) lock = resolve_packages(spec, resolve, *client, store, *status);
+    else lock = locked_or_resolved(spec, resolve, cmd.update_lock, *client, store, *status, nullptr);
+    downloads = std::make_unique<PackageDownloads>(*lock, *client, store, *status);
   }
 
   std::optional<BuiltArtifact> base = load_base(spec, cmd.registry, store, *status);
@@ -269,7 +271,8 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
       // max-layers counts every layer: keep room for the generated and files layers.
       size_t max_packages = spec.max_layers ? std::max<size_t>(1, spec.max_layers - 1 - (files_layer ? 1 : 0)) : 0;
       std::vector<BuiltLayer> packages = package_layers(*lock, arch, deb_options, spec.generated.derived, max_packages,
-                                                        store, pool, options, *status);
+                                                        store, pool, options, *status, downloads.get());
+      downloads->wait_all();  // the generated files read the .debs whose layers were cached
       size_t reused = 0;
       for (const BuiltLayer& l : packages) reused += l.reused;
       status->phase("package layers (" + arch + ")");

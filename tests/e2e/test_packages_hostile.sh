@@ -189,6 +189,13 @@ deb_corrupt() {
   DISTILL_CACHE_DIR=$cache run_expect 0 "$DISTILL" build "$CS" -o "oci:$CD:1"
   assert_exists "$cache/blobs/sha256/$sha" "the good .deb in the cache after the repair"
   rm -rf "$CD"
+  # Changed in the cache after a good download: the layer that reads it
+  # (rebuilt with --no-cache) finds out and names the file to delete.
+  cp -p "$cache/blobs/sha256/$sha" "$C/good.deb"
+  flip_byte "$cache/blobs/sha256/$sha" $((size / 2))
+  DISTILL_CACHE_DIR=$cache build_fails --no-cache -- "$name $version" "does not match its sha256" \
+    "$cache/blobs/sha256/$sha"
+  cp -p "$C/good.deb" "$cache/blobs/sha256/$sha"
 
   # Truncated: size and sha256 differ.
   head -c $((size - 1000)) "$MIRROR_DIR/$file" >"$m/$file"
