@@ -47,10 +47,31 @@ std::string to_hex(std::string_view bytes) {
 /// capability (read when the tar is written), changes its ctime.
 Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& options) {
   Sha256 key;
-  auto field = [&](std::string_view s) {
-    key.update(std::to_string(s.size()));
-    key.update(":");
-    key.update(s);
+  // A big tree has hundreds of thousands of small fields: they are
+  // formatted without temporary strings and hashed in 64 KiB batches.
+  std::string batch;
+  batch.reserve(1 << 16);
+  auto field_of = [&](std::initializer_list<std::string_view> parts) {  // "SIZE:" then the parts
+    size_t size = 0;
+    for (std::string_view part : parts) size += part.size();
+    char len[24];
+    char* end = std::to_chars(len, len + sizeof len, size).ptr;
+    batch.append(len, end).push_back(':');
+    for (std::string_view part : parts) batch.append(part);
+    if (batch.size() >= (1 << 16) - 4096) {
+      key.update(batch);
+      batch.clear();
+    }
+  };
+  auto field = [&](std::string_view s) { field_of({s}); };
+  auto numbers = [&](std::initializer_list<uint64_t> values) {  // "1/2/3"
+    char buf[96];
+    char* p = buf;
+    for (uint64_t v : values) {
+      if (p != buf) *p++ = '/';
+      p = std::to_chars(p, buf + sizeof buf, v).ptr;
+    }
+    field(std::string_view(buf, static_cast<size_t>(p - buf)));
   };
   field("distill-layer-v3");
   field(options.compression.str());
@@ -58,7 +79,7 @@ Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& opt
   for (const LayerEntry& e : entries) {
     field(e.path);
     field(type_name(e.type));
-    field(std::to_string(e.mode) + "/" + std::to_string(e.uid) + "/" + std::to_string(e.gid) + "/" + std::to_string(e.size));
+    numbers({e.mode, e.uid, e.gid, e.size});
     field(e.link_target);
     for (const auto& [k, v] : e.xattrs) {
       field(k);
@@ -67,10 +88,11 @@ Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& opt
     if (e.type == LayerEntry::Type::file) {
       if (!e.source.empty() && e.stat_key.empty())
         throw Error("internal: " + e.path + " has no stat key for the layer cache");
-      field(e.source.empty() ? sha256_of(e.content).hex
-                             : e.source + "@" + e.stat_key + (e.source_capability ? "+capability" : ""));
+      if (e.source.empty()) field(sha256_of(e.content).hex);
+      else field_of({e.source, "@", e.stat_key, e.source_capability ? "+capability" : ""});
     }
   }
+  key.update(batch);
   return key.finish();
 }
 
@@ -80,10 +102,57 @@ uint64_t total_bytes(const std::vector<LayerEntry>& entries) {
   return total;
 }
 
+/// Writes the tar of `entries` through the compressor into a new blob.
+BuiltLayer write_layer(Store& store, ThreadPool& pool, const std::vector<LayerEntry>& entries,
+                       const BuildOptions& options, const std::string& created_by, Status& status) {
+  BuiltLayer layer;
+  layer.created_by = created_by;
+  layer.blob.media_type = options.compression.layer_media_type();
+  status.phase("building layer " + created_by + " (" + options.compression.str() + ")", total_bytes(entries));
+  Store::BlobWriter blob(store);
+  std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, blob, pool, options.compression_threads);
+  HashingSink uncompressed(*compressor);
+  ProgressSink progress(uncompressed, status);
+  write_tar(entries, options.epoch, progress);
+  progress.finish();
+  layer.blob.size = blob.size();
+  layer.blob.digest = blob.commit();
+  layer.diff_id = uncompressed.digest();
+  status.done(human_size(uncompressed.size()) + " -> " + human_size(layer.blob.size));
+  return layer;
+}
+
+/// Remembers a built layer under its key, here and in the cache repository.
+void record_layer(Store& store, const Digest& key, const BuiltLayer& layer, const BuildOptions& options) {
+  store.put_action(key, {{"digest", layer.blob.digest.str()},
+                         {"diff_id", layer.diff_id.str()},
+                         {"size", layer.blob.size},
+                         {"media_type", layer.blob.media_type}});
+  if (options.remote) {
+    std::lock_guard lock(options.remote->calls);
+    options.remote->put(key, layer);
+    ++options.remote->stored;
+  }
+}
+
 }  // namespace
 
 BuiltLayer build_layer(Store& store, ThreadPool& pool, const std::vector<LayerEntry>& entries,
                        const BuildOptions& options, const std::string& created_by, Status& status) {
+  if (!options.use_layer_cache && !options.remote) {
+    // Nothing to look up first: the key is only recorded afterwards, so it
+    // is computed beside the build rather than before it.
+    auto key = std::async(std::launch::async, [&] { return layer_key(entries, options); });
+    BuiltLayer layer;
+    try {
+      layer = write_layer(store, pool, entries, options, created_by, status);
+    } catch (...) {
+      key.wait();
+      throw;
+    }
+    record_layer(store, key.get(), layer, options);
+    return layer;
+  }
   Digest key = layer_key(entries, options);
   // The entries are only read: hand them over without a copy.
   return build_layer_keyed(store, pool, key, [&]() -> const std::vector<LayerEntry>& { return entries; }, options,
@@ -130,27 +199,8 @@ BuiltLayer build_layer_keyed(Store& store, ThreadPool& pool, const Digest& key,
     }
     ++options.remote->misses;
   }
-  const std::vector<LayerEntry>& entries = produce();
-  status.phase("building layer " + created_by + " (" + options.compression.str() + ")", total_bytes(entries));
-  Store::BlobWriter blob(store);
-  std::unique_ptr<ByteSink> compressor = make_compressor(options.compression, blob, pool, options.compression_threads);
-  HashingSink uncompressed(*compressor);
-  ProgressSink progress(uncompressed, status);
-  write_tar(entries, options.epoch, progress);
-  progress.finish();
-  layer.blob.size = blob.size();
-  layer.blob.digest = blob.commit();
-  layer.diff_id = uncompressed.digest();
-  store.put_action(key, {{"digest", layer.blob.digest.str()},
-                         {"diff_id", layer.diff_id.str()},
-                         {"size", layer.blob.size},
-                         {"media_type", layer.blob.media_type}});
-  status.done(human_size(uncompressed.size()) + " -> " + human_size(layer.blob.size));
-  if (options.remote) {
-    std::lock_guard lock(options.remote->calls);
-    options.remote->put(key, layer);
-    ++options.remote->stored;
-  }
+  layer = write_layer(store, pool, produce(), options, created_by, status);
+  record_layer(store, key, layer, options);
   return layer;
 }
 

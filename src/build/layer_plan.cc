@@ -363,14 +363,19 @@ struct Planner {
   void add_parents() {
     merge_others();
     std::set<std::string> missing;
+    std::string_view checked;  // the last parent found good: siblings come together, and share it
     for (const LayerEntry& e : sorted) {
       const std::string& path = e.path;
+      size_t last_slash = path.rfind('/');
+      if (last_slash != std::string::npos && std::string_view(path).substr(0, last_slash) == checked) continue;
+      if (last_slash != std::string::npos) checked = {};
       for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
         std::string parent = path.substr(0, slash);
         if (const LayerEntry* p = find(parent)) {
           if (p->type != LayerEntry::Type::directory)
             throw Error(e.origin + ": /" + path + " needs /" + parent + " to be a directory, but " + p->origin +
                         " makes it a " + type_name(p->type));
+          if (slash == last_slash) checked = p->path;  // an entry of `sorted`: stays put until merge_others
           break;
         }
         if (!missing.insert(std::move(parent)).second) break;  // its ancestors were seen with it
