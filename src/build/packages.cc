@@ -303,10 +303,21 @@ std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Stor
   if (it == lock.packages.end()) return "";
   for (const LockedPackage& p : it->second) {
     if (p.name != "ca-certificates") continue;
+    // Cached by the package's digest: a rebuild need not decode the .deb.
+    Digest action = sha256_of(nlohmann::json{"distill-ca-bundle-v1", p.sha256.hex}.dump());
+    if (auto record = store.get_action(action)) {
+      try {
+        Digest blob = Digest::parse(record->at("digest").get<std::string>());
+        if (store.has_blob(blob)) return store.read_blob(blob);
+      } catch (const std::exception&) {
+      }
+    }
     TempDir tmp(store.root() / "tmp", "deb-");
     deb::DebOptions options;
     deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp.path() / "payload", options, p.name);
-    return ca_bundle(deb);
+    std::string bundle = ca_bundle(deb);
+    store.put_action(action, {{"digest", store.put_blob(bundle).str()}});
+    return bundle;
   }
   return "";
 }
