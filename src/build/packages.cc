@@ -298,6 +298,23 @@ void PackageDownloads::wait_all() const {
   for (const auto& [hex, job] : m_jobs) job.get();
 }
 
+namespace {
+
+/// The blob an action record of the store names, if both are still there
+/// (a damaged record is a miss).
+std::optional<std::string> remembered_text(const Store& store, const Digest& action) {
+  auto record = store.get_action(action);
+  if (!record) return std::nullopt;
+  try {
+    Digest blob = Digest::parse(record->at("digest").get<std::string>());
+    if (store.has_blob(blob)) return store.read_blob(blob);
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Store& store) {
   auto it = lock.packages.find(arch);
   if (it == lock.packages.end()) return "";
@@ -305,13 +322,7 @@ std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Stor
     if (p.name != "ca-certificates") continue;
     // Cached by the package's digest: a rebuild need not decode the .deb.
     Digest action = sha256_of(nlohmann::json{"distill-ca-bundle-v1", p.sha256.hex}.dump());
-    if (auto record = store.get_action(action)) {
-      try {
-        Digest blob = Digest::parse(record->at("digest").get<std::string>());
-        if (store.has_blob(blob)) return store.read_blob(blob);
-      } catch (const std::exception&) {
-      }
-    }
+    if (auto cached = remembered_text(store, action)) return *cached;
     TempDir tmp(store.root() / "tmp", "deb-");
     deb::DebOptions options;
     deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp.path() / "payload", options, p.name);
@@ -613,13 +624,7 @@ std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb
   nlohmann::json key = {"distill-ld.so.cache-v1", arch, deb_options.merged_usr};
   for (const LockedPackage& p : it->second) key.push_back(p.sha256.hex);
   Digest action = sha256_of(key.dump());
-  if (auto record = store.get_action(action)) {
-    try {
-      Digest blob = Digest::parse(record->at("digest").get<std::string>());
-      if (store.has_blob(blob)) return store.read_blob(blob);
-    } catch (const std::exception&) {
-    }
-  }
+  if (auto cached = remembered_text(store, action)) return *cached;
   std::vector<std::string> dirs = library_dirs(arch, deb_options.merged_usr);
   std::map<std::string, std::map<std::string, std::string>> by_dir;  // dir -> soname -> path
   for (const LockedPackage& p : it->second)
