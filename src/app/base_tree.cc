@@ -10,16 +10,6 @@ namespace distill {
 
 namespace {
 
-std::string to_hex(std::string_view bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 std::string from_hex(const std::string& hex) {
   std::string out;
   auto value = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
@@ -71,7 +61,7 @@ BaseTree BaseTree::read(const std::vector<BuiltLayer>& layers, Store& store) {
     if (e.entry.path == "etc/ld.so.cache" && e.entry.type == '0')
       tree.m_ld_so_cache = file_in_layer(view.layers[e.layer].file, e.entry.path);
   }
-  store.put_action(key, {{"nodes", nodes}, {"ld_so_cache", to_hex(tree.m_ld_so_cache)}});
+  store.put_action(key, {{"nodes", nodes}, {"ld_so_cache", hex_encode(tree.m_ld_so_cache)}});
   return tree;
 }
 

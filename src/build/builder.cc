@@ -31,16 +31,6 @@ class ProgressSink : public ByteSink {
   uint64_t m_done = 0, m_reported = 0;
 };
 
-std::string to_hex(std::string_view bytes) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
-}
-
 /// The layer's input key: everything that decides its bytes. Host files
 /// count by identity and timestamps (stat_key), not content, so a cache
 /// check costs no reading; a file rewritten in place, or given another
@@ -83,7 +73,7 @@ Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& opt
     field(e.link_target);
     for (const auto& [k, v] : e.xattrs) {
       field(k);
-      field(to_hex(v));
+      field(hex_encode(v));
     }
     if (e.type == LayerEntry::Type::file) {
       if (!e.source.empty() && e.stat_key.empty())

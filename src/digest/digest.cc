@@ -32,13 +32,8 @@ Digest Sha256::finish() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(m_ctx, md, &len);
-  static const char hex[] = "0123456789abcdef";
   Digest d;
-  d.hex.resize(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    d.hex[2 * i] = hex[md[i] >> 4];
-    d.hex[2 * i + 1] = hex[md[i] & 15];
-  }
+  d.hex = hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
   EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr);
   return d;
 }
@@ -47,6 +42,17 @@ Digest sha256_of(std::string_view data) {
   Sha256 h;
   h.update(data);
   return h.finish();
+}
+
+std::string hex_encode(std::string_view bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out(bytes.size() * 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = digits[c >> 4];
+    out[2 * i + 1] = digits[c & 15];
+  }
+  return out;
 }
 
 }  // namespace distill

@@ -35,4 +35,7 @@ class Sha256 {
 
 Digest sha256_of(std::string_view data);
 
+/// Bytes as lower-case hex, two digits each.
+std::string hex_encode(std::string_view bytes);
+
 }  // namespace distill
