@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "base/error.h"
+#include "compress/compress.h"
 
 namespace distill {
 
@@ -312,6 +313,14 @@ void read_tar(const fs::path& file, const std::function<void(const TarEntry&, co
 namespace distill {
 
 std::string read_decompressed(const fs::path& file, size_t max_size) {
+  {
+    // gzip (the Packages index distill prefers) is decoded whole by
+    // libdeflate; everything else streams through libarchive.
+    Fd fd = open_read(file);
+    char magic[2];
+    if (::pread(fd.get(), magic, 2, 0) == 2 && looks_gzipped(std::string_view(magic, 2)))
+      return gunzip(read_file(file), max_size, file.string());
+  }
   std::unique_ptr<archive, ArchiveReadDeleter> a(archive_read_new());
   archive* ar = a.get();
   archive_read_support_filter_all(ar);

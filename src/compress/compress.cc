@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <deque>
+#include <memory>
 #include <future>
 #include <vector>
 
@@ -193,6 +194,43 @@ class Passthrough : public ByteSink {
 };
 
 }  // namespace
+
+bool looks_gzipped(std::string_view data) {
+  return data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f && static_cast<unsigned char>(data[1]) == 0x8b;
+}
+
+std::string gunzip(std::string_view data, size_t max_size, const std::string& what) {
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(libdeflate_alloc_decompressor(),
+                                                                               libdeflate_free_decompressor);
+  if (!d) throw Error("libdeflate: cannot allocate a decompressor");
+  std::string out;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    std::string_view member = data.substr(pos);
+    if (!looks_gzipped(member)) throw Error(what + ": corrupt gzip data (no gzip member at byte " + std::to_string(pos) + ")");
+    // Only the last member's size is known (the file's last 4 bytes, its
+    // size mod 2^32): a first guess, doubled until the member fits.
+    const auto* tail = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
+    size_t guess = data.size() >= 4 ? (size_t(tail[0]) | size_t(tail[1]) << 8 | size_t(tail[2]) << 16 | size_t(tail[3]) << 24) : 0;
+    size_t room = std::min(std::max(guess, member.size() * 4), max_size - out.size());
+    for (;;) {
+      size_t start = out.size(), used = 0, got = 0;
+      out.resize(start + room);
+      libdeflate_result r =
+          libdeflate_gzip_decompress_ex(d.get(), member.data(), member.size(), out.data() + start, room, &used, &got);
+      if (r == LIBDEFLATE_SUCCESS) {
+        out.resize(start + got);
+        pos += used;
+        break;
+      }
+      out.resize(start);
+      if (r != LIBDEFLATE_INSUFFICIENT_SPACE) throw Error(what + ": corrupt gzip data");
+      if (start + room >= max_size) throw Error(what + ": decompresses to more than " + std::to_string(max_size) + " bytes");
+      room = std::min(room * 2, max_size - start);
+    }
+  }
+  return out;
+}
 
 std::unique_ptr<ByteSink> make_compressor(const Compression& c, ByteSink& out, ThreadPool& pool, unsigned threads) {
   if (threads == 0) threads = pool.size();

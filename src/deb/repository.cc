@@ -258,7 +258,11 @@ PackageIndex load_index(const std::vector<Source>& sources, const std::string& a
     for (const std::string& component : components) {
       std::string dir = component.empty() ? "" : component + "/binary-" + arch + "/";
       std::string chosen;
-      for (const char* name : {"Packages.xz", "Packages.gz", "Packages"})
+      // gzip before xz, unlike apt: Debian's Packages.gz is a third larger
+      // (13.3 against 9.7 MB for trixie main) but decodes in 0.07 CPU s
+      // against 0.9, and decoding is serial before anything can be solved;
+      // on any link faster than about 35 Mbit/s gzip is done first.
+      for (const char* name : {"Packages.gz", "Packages.xz", "Packages"})
         if (release.info.files.count(dir + name)) {
           chosen = dir + name;
           break;

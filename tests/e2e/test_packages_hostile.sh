@@ -7,7 +7,8 @@
 # on ports of their own:
 #   - InRelease changed by one character after signing; Release changed with
 #     no InRelease (Release.gpg path);
-#   - Packages.xz replaced (sha256 and size differ from the signed Release);
+#   - Packages.gz replaced (sha256 and size differ from the signed Release),
+#     and Packages.xz on a mirror whose Release lists only it;
 #   - a .deb of the pool changed (same size), truncated, or missing;
 #   - the wrong keyring, by signed-by and by contents.keyring; no keyring at
 #     all where the default Debian keyring cannot verify the mirror;
@@ -139,28 +140,55 @@ release_gpg() {
 }
 soft "Release altered" release_gpg
 
-step "Packages.xz replaced (sha256 and size differ from the signed Release)"
-packages_replaced() {
-  local m=$T/m-packages b old new
-  mirror_copy "$m"
-  b=$m/dists/trixie/main/binary-amd64
-  old=$(sha256sum <"$b/Packages.xz" | cut -d' ' -f1)
+step "Packages.gz / Packages.xz replaced (sha256 and size differ from the signed Release)"
+# replace_index DIR NAME COMPRESSOR: serves a tampered NAME (Packages.gz or
+# Packages.xz) of the copy DIR under its plain path and under the by-hash
+# path of the signed sha256 (which distill uses with Acquire-By-Hash: yes).
+# Sets OLD (the signed sha256) and NEW (the served one).
+replace_index() {
+  local b=$1/dists/trixie/main/binary-amd64 name=$2
+  OLD=$(sha256sum <"$b/$name" | cut -d' ' -f1)
   # A plausible attack: a newer curl version offered (and one more line).
-  sed 's/^Package: curl$/Package: curl\nX-Injected: yes/' "$b/Packages" | xz -6e -T1 >"$b/Packages.xz.new"
-  new=$(sha256sum <"$b/Packages.xz.new" | cut -d' ' -f1)
-  assert_ne "$old" "$new"
-  # Served under both names: the plain path and the by-hash path of the
-  # signed sha256 (which distill uses with Acquire-By-Hash: yes).
-  cp "$b/Packages.xz.new" "$b/Packages.xz"
-  cp "$b/Packages.xz.new" "$b/by-hash/SHA256/$old"
-  rm "$b/Packages.xz.new"
+  sed 's/^Package: curl$/Package: curl\nX-Injected: yes/' "$b/Packages" | $3 >"$b/$name.new"
+  NEW=$(sha256sum <"$b/$name.new" | cut -d' ' -f1)
+  assert_ne "$OLD" "$NEW"
+  cp "$b/$name.new" "$b/$name"
+  cp "$b/$name.new" "$b/by-hash/SHA256/$OLD"
+  rm "$b/$name.new"
+}
+packages_replaced() {
+  # distill reads Packages.gz where the Release lists it (decoding gzip is
+  # faster than the download it adds).
+  local m=$T/m-packages
+  mirror_copy "$m"
+  replace_index "$m" Packages.gz "gzip -9n"
   mirror_serve "$m" m-packages
   REPO_URL=$SERVED_URL new_case packages
-  lock_fails "main/binary-amd64/Packages.xz" "sha256" "$old"
-  build_fails -- "Packages.xz" "sha256"
-  assert_eq "" "$(find "$DISTILL_CACHE_DIR" -type f -name "$new")" "the tampered index must not stay in the cache as a blob"
+  lock_fails "main/binary-amd64/Packages.gz" "sha256" "$OLD"
+  build_fails -- "Packages.gz" "sha256"
+  assert_eq "" "$(find "$DISTILL_CACHE_DIR" -type f -name "$NEW")" "the tampered index must not stay in the cache as a blob"
 }
-soft "Packages.xz replaced" packages_replaced
+soft "Packages.gz replaced" packages_replaced
+packages_xz_only() {
+  # A mirror whose signed Release lists only Packages.xz: distill reads it
+  # (the same packages as from Packages.gz) and refuses a replaced one.
+  local m=$T/m-xz-only
+  mirror_copy "$m"
+  RELEASE_FILTER='/Packages\.gz$/d' mirror_resign "$m"
+  if grep -q 'Packages\.gz$' "$m/dists/trixie/Release"; then fail "the xz-only Release still lists Packages.gz"; fi
+  mirror_serve "$m" m-xz-only
+  local url=$SERVED_URL
+  REPO_URL=$url new_case xz-only
+  run_expect 0 "$DISTILL" lock "$CS"
+  oracle amd64 curl >"$C/apt.txt"
+  assert_eq "$(cat "$C/apt.txt")" "$(locked_set "$CL" amd64)" "curl locked from a mirror with only Packages.xz"
+  replace_index "$m" Packages.xz "xz -6e -T1"
+  REPO_URL=$url new_case xz-replaced
+  lock_fails "main/binary-amd64/Packages.xz" "sha256" "$OLD"
+  build_fails -- "Packages.xz" "sha256"
+  assert_eq "" "$(find "$DISTILL_CACHE_DIR" -type f -name "$NEW")" "the tampered index must not stay in the cache as a blob"
+}
+soft "Packages.xz replaced on an xz-only mirror" packages_xz_only
 
 step "a .deb of the pool changed (same size), truncated, missing"
 deb_corrupt() {

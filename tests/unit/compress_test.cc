@@ -37,7 +37,7 @@ std::string compress(const Compression& c, const std::string& input, unsigned th
   return out.bytes;
 }
 
-std::string gunzip(const std::string& data) {
+std::string zlib_gunzip(const std::string& data) {
   // zlib's inflate with automatic gzip detection, across members.
   std::string out;
   z_stream z{};
@@ -62,6 +62,21 @@ std::string gunzip(const std::string& data) {
   return out;
 }
 
+/// One gzip member made by zlib (the same tool as `gzip`), as an oracle.
+std::string zlib_gzip(const std::string& data) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
 }  // namespace
 
 TEST(Compression, ParsesFlag) {
@@ -80,7 +95,7 @@ TEST(Compression, GzipRoundTripsAcrossShards) {
   std::string input = sample(3'500'000);  // four shards, the last partial
   std::string gz = compress(Compression::parse("gzip"), input, 2, 100'000);
   EXPECT_LT(gz.size(), input.size() / 2);
-  EXPECT_EQ(gunzip(gz), input);
+  EXPECT_EQ(zlib_gunzip(gz), input);
 }
 
 TEST(Compression, GzipBytesDoNotDependOnThreadsOrWriteSizes) {
@@ -93,7 +108,7 @@ TEST(Compression, GzipBytesDoNotDependOnThreadsOrWriteSizes) {
 TEST(Compression, GzipOfNothingIsAValidEmptyStream) {
   std::string gz = compress(Compression::parse("gzip"), "", 2, 1);
   EXPECT_FALSE(gz.empty());
-  EXPECT_EQ(gunzip(gz), "");
+  EXPECT_EQ(zlib_gunzip(gz), "");
 }
 
 TEST(Compression, ZstdBytesDoNotDependOnThreads) {
@@ -114,4 +129,48 @@ TEST(Compression, AStreamsShareOfThePoolDoesNotChangeItsBytes) {
     EXPECT_EQ(compress(Compression::parse(c), input, 4, 65536, 1), all) << c;
     EXPECT_EQ(compress(Compression::parse(c), input, 4, 4096, 2), all) << c;
   }
+}
+
+TEST(Gunzip, DecodesWhatZlibWrote) {
+  std::string input = sample(3'000'000);
+  EXPECT_EQ(gunzip(zlib_gzip(input), 1 << 30, "Packages.gz"), input);
+  EXPECT_EQ(gunzip(zlib_gzip(""), 1 << 30, "empty.gz"), "");
+}
+
+TEST(Gunzip, DecodesEveryMemberEvenWhenTheLastIsSmall) {
+  // The output room is first guessed from the last member's size: a big
+  // first member must still fit.
+  std::string a = sample(2'000'000), b = "tail\n";
+  EXPECT_EQ(gunzip(zlib_gzip(a) + zlib_gzip(b), 1 << 30, "two.gz"), a + b);
+  // and distill's own layers are many members
+  std::string layer = compress(Compression::parse("gzip"), a, 2, 65536);
+  EXPECT_EQ(gunzip(layer, 1 << 30, "layer.gz"), a);
+}
+
+TEST(Gunzip, RefusesCorruptDataNamingTheFile) {
+  std::string gz = zlib_gzip(sample(100'000));
+  std::string flipped = gz;
+  flipped[gz.size() / 2] ^= 0x10;
+  try {
+    gunzip(flipped, 1 << 30, "dists/trixie/main/binary-amd64/Packages.gz");
+    FAIL() << "corrupt data was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("binary-amd64/Packages.gz: corrupt gzip data"), std::string::npos) << e.what();
+  }
+  std::string bad_crc = gz;
+  bad_crc[gz.size() - 6] ^= 0x01;  // the CRC-32 in the trailer
+  EXPECT_THROW(gunzip(bad_crc, 1 << 30, "x.gz"), std::exception);
+  EXPECT_THROW(gunzip(gz.substr(0, gz.size() - 3), 1 << 30, "x.gz"), std::exception);  // truncated
+  EXPECT_THROW(gunzip(gz + "garbage!", 1 << 30, "x.gz"), std::exception);               // trailing bytes
+}
+
+TEST(Gunzip, RefusesMoreThanTheLimit) {
+  std::string gz = zlib_gzip(std::string(5'000'000, 'a'));  // a bomb in miniature
+  try {
+    gunzip(gz, 1'000'000, "bomb.gz");
+    FAIL() << "the limit was not enforced";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 1000000 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(gunzip(gz, 5'000'000, "exact.gz").size(), 5'000'000u);
 }
