@@ -51,6 +51,25 @@ int priority_rank(std::string_view p) {
   return 1;
 }
 
+/// Calls `visit` with each package name a Provides field lists (a view
+/// into `field`), without the versions: "a (= 1), b" gives a and b.
+template <typename Visit>
+void for_each_provided_name(std::string_view field, Visit visit) {
+  size_t start = 0;
+  while (start < field.size()) {
+    size_t end = field.find_first_of(",|", start);
+    if (end == std::string_view::npos) end = field.size();
+    std::string_view item = field.substr(start, end - start);
+    size_t b = item.find_first_not_of(" \t\n");
+    if (b != std::string_view::npos) {
+      item.remove_prefix(b);
+      item = item.substr(0, item.find_first_of(" \t\n(:"));
+      if (!item.empty()) visit(item);
+    }
+    start = end + 1;
+  }
+}
+
 struct Relations {
   std::vector<OrGroup> pre_depends, depends, recommends, suggests, conflicts, breaks;
   std::vector<Dependency> provides;
@@ -59,9 +78,13 @@ struct Relations {
 class Solver {
  public:
   Solver(const PackageIndex& index, const SolveOptions& options) : m_index(index), m_options(options) {
+    // Keys are views into the index's text, which outlives the solver: a
+    // full Debian index has 69k names, and a string per name cost a third
+    // of the solve.
+    m_by_name.reserve(index.packages.size());
     for (const IndexedPackage& p : index.packages) {
       if (p.arch != index.arch && p.arch != "all") continue;
-      m_by_name[std::string(p.name)].push_back(&p);
+      m_by_name[p.name].push_back(&p);
     }
     for (auto& [name, list] : m_by_name) {
       // Highest version first; for equal versions, the first repository.
@@ -71,9 +94,12 @@ class Solver {
     }
     for (const IndexedPackage& p : index.packages) {
       if ((p.arch != index.arch && p.arch != "all") || p.provides.empty()) continue;
-      if (candidate(std::string(p.name)) != &p) continue;  // only candidates provide
-      for (const OrGroup& g : relations(&p).provides_groups())
-        for (const Dependency& d : g) m_providers[d.name].push_back({&p, d});
+      if (candidate(p.name) != &p) continue;  // only candidates provide
+      // Only the provided names, as views into the index: trixie's Rust
+      // and Go packages alone provide hundreds of thousands. A provider's
+      // relations (with the versions it provides) are parsed when it is
+      // looked at.
+      for_each_provided_name(p.provides, [&](std::string_view name) { m_providers[name].push_back(&p); });
     }
   }
 
@@ -134,7 +160,7 @@ class Solver {
     return m_parsed.emplace(p, std::move(parsed)).first->second;
   }
 
-  const IndexedPackage* candidate(const std::string& name) const {
+  const IndexedPackage* candidate(std::string_view name) const {
     // A pinned request sets the candidate, as apt-get install name=VERSION does.
     if (auto pin = m_pinned.find(name); pin != m_pinned.end()) return pin->second;
     auto it = m_by_name.find(name);
@@ -149,15 +175,15 @@ class Solver {
   std::string suggestion(const std::string& name) const {
     std::vector<std::string> close;
     for (const auto& [n, list] : m_by_name)
-      if (n.find(name) != std::string::npos && close.size() < 5) close.push_back(n);
+      if (n.find(name) != std::string::npos && close.size() < 5) close.push_back(std::string(n));
     if (auto it = m_providers.find(name); it != m_providers.end()) {
       std::string s = " as a real package; it is provided by:";
-      for (const auto& [p, d] : it->second) s += " " + std::string(p->name);
+      for (const IndexedPackage* p : it->second) s.append(" ").append(p->name);
       return s;
     }
     if (close.empty()) return "";
     std::string s = " (did you mean:";
-    for (const auto& c : close) s += " " + c;
+    for (const auto& c : close) s.append(" ").append(c);
     return s + "?)";
   }
 
@@ -167,9 +193,9 @@ class Solver {
     auto it = m_by_name.find(r.name);
     if (it == m_by_name.end()) {
       if (auto prov = m_providers.find(r.name); prov != m_providers.end()) {
-        if (prov->second.size() == 1) return prov->second.front().first;
+        if (prov->second.size() == 1) return prov->second.front();
         std::string s = "package " + r.name + " is virtual; name one of its providers:";
-        for (const auto& [p, d] : prov->second) s += " " + std::string(p->name);
+        for (const IndexedPackage* p : prov->second) s.append(" ").append(p->name);
         throw Error(s);
       }
       throw Error("package " + r.name + " is not in any repository" + suggestion(r.name));
@@ -208,7 +234,7 @@ class Solver {
     for (const Dependency& d : group) {
       if (auto it = m_installed.find(d.name); it != m_installed.end() && matches(it->second, d)) return true;
       if (auto it = m_providers.find(d.name); it != m_providers.end())
-        for (const auto& [p, prov] : it->second)
+        for (const IndexedPackage* p : it->second)
           if (m_installed.count(std::string(p->name)) && m_installed[std::string(p->name)] == p && provides_match(p, d))
             return true;
     }
@@ -268,7 +294,7 @@ class Solver {
       auto prov = m_providers.find(d.name);
       std::vector<const IndexedPackage*> options;
       if (prov != m_providers.end())
-        for (const auto& [p, pd] : prov->second) {
+        for (const IndexedPackage* p : prov->second) {
           if (!provides_match(p, d)) continue;
           if (m_installed.count(std::string(p->name))) continue;
           if (conflicting_installed(p) || conflicts_avoid(p)) continue;
@@ -380,12 +406,12 @@ class Solver {
 
   const PackageIndex& m_index;
   SolveOptions m_options;
-  std::unordered_map<std::string, std::vector<const IndexedPackage*>> m_by_name;
-  std::unordered_map<std::string, std::vector<std::pair<const IndexedPackage*, Dependency>>> m_providers;
+  std::unordered_map<std::string_view, std::vector<const IndexedPackage*>> m_by_name;
+  std::unordered_map<std::string_view, std::vector<const IndexedPackage*>> m_providers;
   std::unordered_map<const IndexedPackage*, Parsed> m_parsed;
   std::map<std::string, const IndexedPackage*> m_installed;
   std::set<std::string> m_excluded;
-  std::map<std::string, const IndexedPackage*> m_pinned;
+  std::map<std::string, const IndexedPackage*, std::less<>> m_pinned;
   Resolution m_result;
 };
 
