@@ -597,52 +597,30 @@ done
 # ---------------------------------------------------------------- full-size index
 # The same rebuilds from a mirror whose index is Debian's whole trixie main
 # amd64 Packages (the upstream copy tests/mirror/fetch-debs.sh keeps in its
-# private apt root; about 69,000 packages), xz-compressed as Debian serves it,
-# signed with a throwaway key, the pool being the local mirror's: what a
-# rebuild costs with a real mirror, the network aside.
-full_index=""
+# private apt root; about 69,000 packages), as Packages.gz and Packages.xz
+# like Debian's mirrors, signed with a throwaway key, the pool being the
+# local mirror's (tests/mirror/full-index.sh): what a rebuild costs with a
+# real mirror, the network aside.
+full_pkgs=""
 if [ $use_full_index = 1 ]; then
-  full_index=$(find "$DISTILL_TEST_CACHE_DIR/apt/trixie-amd64/var/lib/apt/lists" -maxdepth 1 -type f \
-    -name '*_dists_trixie_main_binary-amd64_Packages' 2>/dev/null | head -n1)
-  [ -n "$full_index" ] || echo "note: no upstream trixie Packages index in $DISTILL_TEST_CACHE_DIR/apt (run tests/mirror/fetch-debs.sh); full-index rebuilds skipped"
-fi
-if [ -n "$full_index" ]; then
   echo
   echo "Rebuilding from a mirror with the full-size trixie index ..."
   F=$work/full-mirror
-  mkdir -p "$F/dists/trixie/main/binary-amd64"
-  ln -s "$work/mirror/pool" "$F/pool"
-  # xz takes long on 2 cores: keep the compressed index, by the index's digest.
-  xz_cache=${XDG_CACHE_HOME:-$HOME/.cache}/distill-bench/full-index
-  mkdir -p "$xz_cache"
-  idx_sum=$(sha256sum "$full_index" | cut -d' ' -f1)
-  if [ ! -s "$xz_cache/Packages-$idx_sum.xz" ]; then
-    echo "  compressing the index with xz -6 (once; kept in $xz_cache) ..."
-    xz -T0 -6 -c "$full_index" >"$xz_cache/Packages-$idx_sum.xz.tmp" && mv "$xz_cache/Packages-$idx_sum.xz.tmp" "$xz_cache/Packages-$idx_sum.xz"
-    find "$xz_cache" -name 'Packages-*.xz' ! -name "Packages-$idx_sum.xz" -delete
+  rc=0
+  full_pkgs=$("$repo/tests/mirror/full-index.sh" "$work/mirror" "$F" 2>"$work/full-index.err") || rc=$?
+  if [ $rc = 3 ]; then
+    echo "note: no upstream trixie Packages index in $DISTILL_TEST_CACHE_DIR/apt (run tests/mirror/fetch-debs.sh); full-index rebuilds skipped"
+    full_pkgs=""
+  elif [ $rc != 0 ]; then
+    cat "$work/full-index.err" >&2
+    die "tests/mirror/full-index.sh failed"
   fi
-  cp "$full_index" "$F/dists/trixie/main/binary-amd64/Packages"
-  cp "$xz_cache/Packages-$idx_sum.xz" "$F/dists/trixie/main/binary-amd64/Packages.xz"
-  full_pkgs=$(grep -c '^Package: ' "$full_index")
-  (cd "$F/dists/trixie" && apt-ftparchive -o APT::FTPArchive::Release::Origin=Debian \
-    -o APT::FTPArchive::Release::Label=Debian -o APT::FTPArchive::Release::Suite=trixie \
-    -o APT::FTPArchive::Release::Codename=trixie -o APT::FTPArchive::Release::Architectures=amd64 \
-    -o APT::FTPArchive::Release::Components=main release .) >"$work/full-Release" 2>"$work/full-release.err" ||
-    { cat "$work/full-release.err" >&2; die "apt-ftparchive release failed"; }
-  mv "$work/full-Release" "$F/dists/trixie/Release"
-  gnupg_home=$work/gnupg
-  mkdir -m 0700 "$gnupg_home"
-  GNUPGHOME=$gnupg_home gpg --batch --passphrase '' --quick-generate-key "distill apps bench <bench@invalid>" \
-    rsa3072 sign never >"$work/gpg.log" 2>&1 || { cat "$work/gpg.log" >&2; die "gpg --quick-generate-key failed"; }
-  GNUPGHOME=$gnupg_home gpg --batch --digest-algo SHA256 --clearsign -o "$F/dists/trixie/InRelease" \
-    "$F/dists/trixie/Release" >>"$work/gpg.log" 2>&1 || { cat "$work/gpg.log" >&2; die "gpg --clearsign failed"; }
-  GNUPGHOME=$gnupg_home gpg --batch --export >"$F/keyring.gpg" 2>>"$work/gpg.log"
-  GNUPGHOME=$gnupg_home gpgconf --kill gpg-agent >/dev/null 2>&1 || true
-  chmod 0644 "$F/keyring.gpg"
+fi
+if [ -n "$full_pkgs" ]; then
   full_port=$work/full-mirror.port
   full_url=$("$repo/tests/mirror/serve.sh" "$F" "$full_port" 2>/dev/null) || die "tests/mirror/serve.sh failed for the full-index mirror"
   MF=(--mirror "$full_url" --keyring "$F/keyring.gpg")
-  echo "  full-index mirror: $full_url ($full_pkgs packages, $(fmt_mb "$(stat -c %s "$F/dists/trixie/main/binary-amd64/Packages.xz")") MB Packages.xz)"
+  echo "  full-index mirror: $full_url ($full_pkgs packages, $(fmt_mb "$(stat -c %s "$F/dists/trixie/main/binary-amd64/Packages.gz")") MB Packages.gz)"
   for app in "${APPS[@]}"; do
     [ "$app" != native ] || continue   # on scratch: no mirror involved
     # One untimed build first: the new mirror (same packages) must not rebuild anything.

@@ -14,6 +14,11 @@
 #   apt-get      `apt-get update` + `apt-get download <the resolved list>` in
 #                a private apt root
 #
+# With --full-index the mirror's index is Debian's whole trixie main amd64
+# Packages (69,000 packages, as Packages.gz and Packages.xz like Debian's
+# mirrors; tests/mirror/full-index.sh) over the same pool: what every tool
+# pays to read a real index, the network aside.
+#
 # Prints best-of-N seconds per tool and the ratios distill / peer; the goal is
 # a ratio below 1 (distill faster than both). Exits 0 whatever the numbers;
 # --check exits 1 on a MISS. Needs root (mmdebstrap builds as root). Installs
@@ -34,6 +39,8 @@ Usage: $0 [options]
   --mirror-dir D  where the local mirror is built (default:
                   \${DISTILL_TEST_CACHE:-~/.cache/distill-test}/bench-mirror)
   --workdir DIR   outputs, caches and apt roots (default: a temp dir, removed at exit)
+  --full-index    serve Debian's full trixie index (kept by fetch-debs.sh) over
+                  the same pool instead of the test mirror's small one
   --check         exit 1 if a goal is missed (default: always exit 0)
   -h, --help      this text
 EOF
@@ -44,6 +51,7 @@ distill="$repo/build/distill"
 mirror_dir=""
 workdir=""
 check=0
+full_index=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=${2:?--runs needs a number}; shift 2 ;;
@@ -52,6 +60,7 @@ while [ $# -gt 0 ]; do
     --mirror-dir) mirror_dir=${2:?--mirror-dir needs a directory}; shift 2 ;;
     --workdir) workdir=${2:?--workdir needs a directory}; shift 2 ;;
     --check) check=1; shift ;;
+    --full-index) full_index=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "resolve_download: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -101,6 +110,13 @@ log "preparing the local mirror in $mirror_dir (tests/mirror: fetch-debs.sh, mak
 "$mirror_scripts/make-mirror.sh" "$mirror_dir" >"$workdir/make-mirror.log" 2>&1 ||
   { tail -n 20 "$workdir/make-mirror.log" >&2; die "tests/mirror/make-mirror.sh failed"; }
 mirror_dir=$(cd "$mirror_dir" && pwd)
+if [ "$full_index" = 1 ]; then
+  rc=0
+  n_index=$("$mirror_scripts/full-index.sh" "$mirror_dir" "$workdir/full-mirror" 2>"$workdir/full-index.err") || rc=$?
+  [ $rc = 0 ] || { cat "$workdir/full-index.err" >&2; die "tests/mirror/full-index.sh failed (exit $rc)"; }
+  mirror_dir=$workdir/full-mirror
+  log "serving the full trixie index ($n_index packages) over the test mirror's pool"
+fi
 url=$("$mirror_scripts/serve.sh" "$mirror_dir" "$portfile" 2>"$workdir/serve.err") ||
   { cat "$workdir/serve.err" >&2; die "tests/mirror/serve.sh failed"; }
 keyring=$mirror_dir/keyring.gpg
