@@ -136,6 +136,12 @@ std::string verify_signature(const std::string& signed_file, const std::string& 
 }
 
 void parse_packages(std::string_view text, size_t source, const std::string& what, PackageIndex& index) {
+  // Room for every paragraph first (they end with a blank line): a full
+  // Debian index would otherwise leave the vector twice its 30 MB, and
+  // copy it on the way.
+  size_t paragraphs = 1;
+  for (size_t at = text.find("\n\n"); at != std::string_view::npos; at = text.find("\n\n", at + 2)) ++paragraphs;
+  index.packages.reserve(index.packages.size() + paragraphs);
   for_each_paragraph(text, what, [&](const Paragraph& p) {
     IndexedPackage pkg;
     pkg.source = source;
