@@ -74,6 +74,8 @@ done
 [[ "$size_mb" =~ ^[1-9][0-9]*$ ]] || { echo "layer_throughput: --size must be a positive number of MB, not '$size_mb'" >&2; exit 2; }
 
 die() { echo "layer_throughput: $*" >&2; exit 2; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
@@ -99,7 +101,6 @@ ncpu=$(nproc)
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/distill-bench"
 [ -n "$tree" ] || tree="$cache_root/tree"
 tree=$(realpath -m -- "$tree")   # the spec reads relative paths from its own directory
-stamp="$tree.distill-bench"   # beside the tree, so it is not packed with it
 
 # Picks real files from system directories, spread over each one (a byte-
 # proportional systematic sample in path order, not just the first files),
@@ -139,37 +140,13 @@ make_tree() {
     remaining=$((remaining - taken))
     i=$((i + 1))
   done
-  # tar keeps modes, symlinked parents stay out (only files are listed), and
-  # hard links between listed files stay hard links.
-  tar -C / --no-recursion --null -cf - -T <(sed 's|^/||' "$list" | tr '\n' '\0') 2>/dev/null |
-    tar -C "$partial" -xf -
+  copy_listed "$list" "$partial"
   rm -f "$list"
   rm -rf "$dest"
   mv "$partial" "$dest"
 }
 
-tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
-
-target_bytes=$((size_mb * 1000 * 1000))
-want_stamp="size_mb=$size_mb"
-if [ -f "$stamp" ] || [ ! -e "$tree" ] || [ -z "$(ls -A "$tree" 2>/dev/null)" ]; then
-  # Ours (or nothing there yet): (re)generate when asked, missing or resized.
-  if [ $fresh = 1 ] || [ ! -d "$tree" ] || [ "$(head -n1 "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
-    echo "Generating a ${size_mb} MB tree of real files in $tree ..."
-    mkdir -p "$(dirname "$tree")"
-    rm -f "$stamp"
-    t0=$EPOCHREALTIME
-    make_tree "$tree" "$target_bytes"
-    printf '%s\nmade=%s\n' "$want_stamp" "$(date -u +%FT%TZ)" >"$stamp"
-    echo "  done in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
-  else
-    echo "Reusing the cached tree in $tree (--fresh to regenerate)"
-  fi
-else
-  [ $fresh = 0 ] || die "--fresh: $tree was not made by this script (no $stamp); refusing to delete it"
-  echo "Using the tree in $tree as it is"
-fi
-[ -d "$tree" ] || die "$tree is not a directory"
+cached_tree "$tree" "$size_mb" "$fresh" "tree of real files" make_tree
 
 in_bytes=$(tree_bytes "$tree")
 n_files=$(find "$tree" -type f | wc -l)
@@ -242,32 +219,10 @@ export distill work tree ncpu
 declare -A best_s best_cpu best_noisy peak_kb out_bytes
 for tool in "${tools[@]}"; do best_s[$tool]=""; peak_kb[$tool]=0; done
 
-# Noise: CPU time the whole machine spent busy (user+nice+system+irq+softirq
-# in /proc/stat) beyond what the measured tool itself used is other load,
-# e.g. a build in another container; time stolen by the hypervisor (steal)
-# is lost too. Either one means numbers to take with salt.
-hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat 2>/dev/null || echo 0; }
-steal_ticks() { awk '/^cpu / { print $9 + 0 }' /proc/stat 2>/dev/null || echo 0; }
 steal0=$(steal_ticks)
 timed0=$EPOCHREALTIME
 other_total=0
 noisy_runs=0
-
-# Waits (at most --wait-idle seconds) until half a second passes in which
-# the machine is busy less than 10% of its CPUs.
-wait_for_idle() {
-  [ "$wait_idle" -gt 0 ] || return 0
-  local start=$EPOCHREALTIME a b
-  while :; do
-    a=$(busy_ticks); sleep 0.5; b=$(busy_ticks)
-    awk -v d="$((b - a))" -v hz="$hz" -v n="$ncpu" 'BEGIN { exit !(d / hz < 0.1 * 0.5 * n) }' && return 0
-    if awk -v s="$start" -v now="$EPOCHREALTIME" -v m="$wait_idle" 'BEGIN { exit !(now - s >= m) }'; then
-      echo "  (machine still busy after ${wait_idle}s of waiting; measuring anyway)"
-      return 0
-    fi
-  done
-}
 
 for ((r = 1; r <= runs; r++)); do
   for tool in "${tools[@]}"; do

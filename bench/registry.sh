@@ -80,6 +80,8 @@ done
 [[ "$size_mb" =~ ^[1-9][0-9]*$ ]] || { echo "registry bench: --size must be a positive number of MB, not '$size_mb'" >&2; exit 2; }
 
 die() { echo "registry bench: $*" >&2; exit 2; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
@@ -108,7 +110,6 @@ ncpu=$(nproc)
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/distill-bench"
 [ -n "$tree" ] || tree="$cache_root/registry-tree"
 tree=$(realpath -m -- "$tree")
-stamp="$tree.distill-bench"
 
 # A python3 installation (the stdlib with its .pyc, dist-packages), in path
 # order, until the target size; topped up from /usr/share if the host's
@@ -122,28 +123,12 @@ make_tree() {
   [ ${#present[@]} -gt 0 ] || die "no /usr/lib/python3* nor /usr/share; give a tree with --tree DIR"
   find "${present[@]}" -xdev -type f -readable -size +0c -size -32M -printf '%s\t%p\n' 2>/dev/null |
     awk -F '\t' -v t="$target" '!seen[$2]++ && sum < t { print $2; sum += $1 }' >"$list"
-  tar -C / --no-recursion --null -cf - -T <(sed 's|^/||' "$list" | tr '\n' '\0') 2>/dev/null | tar -C "$partial" -xf -
+  copy_listed "$list" "$partial"
   rm -f "$list"
   rm -rf "$dest"
   mv "$partial" "$dest"
 }
-tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
-
-want_stamp="size_mb=$size_mb"
-if [ -f "$stamp" ] || [ ! -e "$tree" ] || [ -z "$(ls -A "$tree" 2>/dev/null)" ]; then
-  if [ $fresh = 1 ] || [ ! -d "$tree" ] || [ "$(head -n1 "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
-    echo "Generating a ${size_mb} MB python3-like tree of real files in $tree ..."
-    mkdir -p "$(dirname "$tree")"
-    rm -f "$stamp"
-    make_tree "$tree" $((size_mb * 1000 * 1000))
-    printf '%s\nmade=%s\n' "$want_stamp" "$(date -u +%FT%TZ)" >"$stamp"
-  else
-    echo "Reusing the cached tree in $tree (--fresh to regenerate)"
-  fi
-else
-  [ $fresh = 0 ] || die "--fresh: $tree was not made by this script (no $stamp); refusing to delete it"
-  echo "Using the tree in $tree as it is"
-fi
+cached_tree "$tree" "$size_mb" "$fresh" "python3-like tree of real files" make_tree
 in_bytes=$(tree_bytes "$tree")
 n_files=$(find "$tree" -type f | wc -l)
 
@@ -252,24 +237,9 @@ run_one() { # op tool run -> runs it once, quietly
 export -f run_one
 export distill work
 
-hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat 2>/dev/null || echo 0; }
 # utime + stime of the registry process (fields 14 and 15 of its stat; the
 # command name in field 2 has no spaces here).
 reg_ticks() { awk '{ print $14 + $15 }' "/proc/$reg_pid/stat" 2>/dev/null || echo 0; }
-wait_for_idle() {
-  [ "$wait_idle" -gt 0 ] || return 0
-  local start=$EPOCHREALTIME a b
-  while :; do
-    a=$(busy_ticks); sleep 0.5; b=$(busy_ticks)
-    awk -v d="$((b - a))" -v hz="$hz" -v n="$ncpu" 'BEGIN { exit !(d / hz < 0.1 * 0.5 * n) }' && return 0
-    if awk -v s="$start" -v now="$EPOCHREALTIME" -v m="$wait_idle" 'BEGIN { exit !(now - s >= m) }'; then
-      echo "  (machine still busy after ${wait_idle}s of waiting; measuring anyway)"
-      return 0
-    fi
-  done
-}
-
 declare -A best_s best_cpu best_noisy peak_kb
 for op in "${ops[@]}"; do
   for tool in "${tools[@]}"; do best_s[$op:$tool]=""; peak_kb[$op:$tool]=0; best_noisy[$op:$tool]=0; done
