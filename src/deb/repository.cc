@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 
 #include "archive/tar.h"
 #include "base/error.h"
@@ -249,11 +250,27 @@ PackageIndex load_index(const std::vector<Source>& sources, const std::string& a
   index.arch = arch;
   index.sources = sources;
   TempDir tmp(store.root() / "tmp", "release-");
+  auto wanted = [&](const Source& source) {
+    return source.archs.empty() || std::find(source.archs.begin(), source.archs.end(), arch) != source.archs.end();
+  };
+  // Every suite's signed Release is fetched and verified at once (a build
+  // usually reads three: the suite, -updates and -security): against a
+  // remote mirror a rebuild waits for one round trip, not one per suite.
+  // Results are taken in source order, so the first failing source is the
+  // one reported, whichever finished first.
+  std::vector<std::future<FetchedRelease>> releases(sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (!wanted(sources[i])) continue;
+    fs::path dir = tmp.path() / std::to_string(i);
+    fs::create_directories(dir);
+    releases[i] = std::async(std::launch::async,
+                             [&, i, dir] { return fetch_release(sources[i], options, client, dir); });
+  }
   for (size_t i = 0; i < sources.size(); ++i) {
     const Source& source = sources[i];
-    if (!source.archs.empty() && std::find(source.archs.begin(), source.archs.end(), arch) == source.archs.end()) continue;
+    if (!wanted(source)) continue;
     status.phase("reading " + source.uri + " " + source.suite + " (" + arch + ")");
-    FetchedRelease release = fetch_release(source, options, client, tmp.path());
+    FetchedRelease release = releases[i].get();
     if (release.info.files.empty()) {
       status.done("not on this mirror; skipped");
       continue;
