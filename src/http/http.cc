@@ -115,10 +115,27 @@ class StatusGate : public ByteSink {
   Response& m_response;
 };
 
+/// This thread's easy handle, reset for a new request. curl keeps live
+/// connections, TLS sessions and DNS answers across a reset, so a thread's
+/// requests to one host share a keep-alive connection instead of a TCP (and
+/// TLS) handshake each: the .debs of a build, a registry's blobs. Requests
+/// on one thread never nest (sinks write files), so one handle suffices.
+CURL* thread_handle() {
+  thread_local std::unique_ptr<CURL, CurlDeleter> handle(curl_easy_init());
+  if (!handle) throw Error("libcurl: cannot create a handle");
+  curl_easy_reset(handle.get());
+  return handle.get();
+}
+
 /// One attempt. Returns the curl result; fills `response`.
 CURLcode perform(const Options& options, const Request& request, Transfer& transfer, std::string& error) {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  CURL* c = curl.get();
+  CURL* c = thread_handle();
+  // Options point into this frame (error buffer, headers, callbacks' data):
+  // cleared on the way out, so the idle handle holds no dangling pointer.
+  struct ResetOnExit {
+    CURL* c;
+    ~ResetOnExit() { curl_easy_reset(c); }
+  } reset_on_exit{c};
   char errbuf[CURL_ERROR_SIZE] = {0};
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   for (const std::string& h : request.headers) headers.reset(curl_slist_append(headers.release(), h.c_str()));
