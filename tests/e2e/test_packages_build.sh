@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # An image of Debian packages, built from the local signed mirror with a
 # lockfile: the curl set (curl and its 33 dependencies).
-#   - `distill build` uses the lockfile: one layer per locked package;
+#   - `distill build` uses the lockfile: one layer per locked package; the
+#     .debs are fetched over kept-alive connections (a few, not one each);
 #     podman (runc) runs curl --version from it; skopeo inspects it and umoci
 #     unpacks it;
 #   - the unpacked tree holds /var/lib/dpkg/status.d/NAME (+ NAME.md5sums)
@@ -39,6 +40,7 @@ CURL_VERSION=$(jq_file "$LOCK" '.architectures.amd64.packages[] | select(.name =
 note "$N packages, curl $CURL_VERSION"
 
 step "distill build with the lockfile"
+served_before=$(wc -l <"$T/mirror.port.log")
 distill_build "$SPEC" "oci:$OUT/curl:1" --format json >"$T/b1.json"
 assert_contains "$(cat "$T/build.err")" "reading $LOCK" "the build reads the lockfile"
 DIGEST=$(jq_file "$T/b1.json" .digest)
@@ -51,6 +53,15 @@ assert_eq "" "$(jq -r '.images[0].layers[] | select(.reused) | .createdBy' "$T/b
 for sha in $(jq -r '.architectures.amd64.packages[].sha256' "$LOCK"); do
   assert_exists "$DISTILL_CACHE_DIR/blobs/sha256/$sha" "downloaded .deb $sha in the cache"
 done
+# The .debs come over kept-alive connections (one per download thread),
+# not one connection each: the mirror logs each request's client port.
+tail -n +"$((served_before + 1))" "$T/mirror.port.log" | awk '$2 ~ /^\/pool\/.*\.deb$/' >"$T/deb-requests"
+deb_requests=$(wc -l <"$T/deb-requests")
+deb_connections=$(awk '{ print $6 }' "$T/deb-requests" | sort -u | wc -l)
+note "$deb_requests .deb requests over $deb_connections connections"
+assert_eq "$N" "$deb_requests" "one request per locked .deb"
+[ $((deb_connections * 3)) -le "$deb_requests" ] ||
+  fail "the .debs took $deb_connections connections for $deb_requests requests: connections are not kept alive"
 
 step "podman runs curl --version"
 "${PODMAN[@]}" run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 "oci:$OUT/curl:1" --version \

@@ -7,7 +7,9 @@ Binds 127.0.0.1 on a free port (port 0), writes its PID to PORTFILE.pid,
 then the chosen port to PORTFILE (atomically, last: once PORTFILE exists the
 server accepts connections), and serves DIR until killed. One line per
 request is appended to PORTFILE.log:
-    METHOD PATH STATUS BYTES_SENT RANGE_HEADER
+    METHOD PATH STATUS BYTES_SENT RANGE_HEADER CLIENT_PORT
+(the client's port tells connections apart: requests on one kept-alive
+connection share it).
 
 GET and HEAD on files support:
   - Range: bytes=A-B, bytes=A-, bytes=-N (a single range) -> 206 with
@@ -51,8 +53,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         finally:
             if self._pending_code is not None and self.log_path:
                 rng = self.headers.get("Range", "-") if getattr(self, "headers", None) else "-"
-                line = "%s %s %s %s %s\n" % (self.command, self.path, self._pending_code,
-                                             self._sent, rng)
+                line = "%s %s %s %s %s %s\n" % (self.command, self.path, self._pending_code,
+                                                self._sent, rng, self.client_address[1])
                 with self.log_lock, open(self.log_path, "a", encoding="utf-8") as f:
                     f.write(line)
 
