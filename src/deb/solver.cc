@@ -95,10 +95,9 @@ class Solver {
     for (const IndexedPackage& p : index.packages) {
       if ((p.arch != index.arch && p.arch != "all") || p.provides.empty()) continue;
       if (candidate(p.name) != &p) continue;  // only candidates provide
-      // Only the provided names, as views into the index: trixie's Rust
-      // and Go packages alone provide hundreds of thousands. A provider's
-      // relations (with the versions it provides) are parsed when it is
-      // looked at.
+      // Only the provided names, as views into the index (trixie's lists
+      // 69k of them, in 13k packages): a provider's relations, with the
+      // versions it provides, are parsed when the solver looks at it.
       for_each_provided_name(p.provides, [&](std::string_view name) { m_providers[name].push_back(&p); });
     }
   }
