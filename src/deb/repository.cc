@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <charconv>
 #include <future>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "archive/tar.h"
 #include "base/error.h"
@@ -187,15 +190,57 @@ struct FetchedRelease {
   std::string base;  // URI/dists/SUITE
 };
 
+/// The InRelease at `url`, asking the mirror only for one newer than the
+/// copy kept from the last build (If-None-Match and If-Modified-Since, as
+/// apt does): an unchanged suite answers 304 and sends nothing. The kept
+/// copy is checked against its digest, and its signature is verified again
+/// like a downloaded one; a damaged copy is fetched whole.
+http::Response fetch_inrelease(http::Client& client, const std::string& url, Store& store) {
+  Digest key = sha256_of(nlohmann::json{"distill-inrelease-v1", url}.dump());
+  std::optional<Digest> kept;
+  std::vector<std::string> conditions;
+  if (auto record = store.get_action(key)) {
+    try {
+      kept = Digest::parse(record->at("digest").get<std::string>());
+      if (!store.has_blob(*kept)) kept.reset();
+      if (kept && record->contains("etag")) conditions.push_back("If-None-Match: " + record->at("etag").get<std::string>());
+      if (kept && record->contains("last_modified"))
+        conditions.push_back("If-Modified-Since: " + record->at("last_modified").get<std::string>());
+    } catch (const std::exception&) {
+      kept.reset();  // a damaged record: fetch whole
+    }
+  }
+  if (conditions.empty()) kept.reset();
+  http::Response r = client.fetch({.url = url, .headers = kept ? conditions : std::vector<std::string>{}}, 64 << 20);
+  if (r.status == 304 && kept) {
+    try {
+      r.body = store.read_blob(*kept, 64 << 20);
+      r.status = 200;
+      return r;
+    } catch (const std::exception&) {
+      r = client.fetch({.url = url}, 64 << 20);  // the kept copy is damaged
+    }
+  }
+  auto etag = r.headers.find("etag"), modified = r.headers.find("last-modified");
+  bool validators = etag != r.headers.end() || modified != r.headers.end();
+  if (r.status == 200 && validators) {  // without them there is nothing to ask next time
+    nlohmann::json record = {{"digest", store.put_blob(r.body).str()}};
+    if (etag != r.headers.end()) record["etag"] = etag->second;
+    if (modified != r.headers.end()) record["last_modified"] = modified->second;
+    store.put_action(key, record);
+  }
+  return r;
+}
+
 FetchedRelease fetch_release(const Source& source, const RepositoryOptions& options, http::Client& client,
-                             const fs::path& tmp) {
+                             Store& store, const fs::path& tmp) {
   FetchedRelease r;
   bool flat = source.suite.ends_with("/");
   r.base = flat ? source.uri + "/" + source.suite.substr(0, source.suite.size() - 1) : source.uri + "/dists/" + source.suite;
   while (r.base.ends_with("/")) r.base.pop_back();
   std::string what = source.uri + " " + source.suite;
   std::vector<std::string> keyrings = source.signed_by.empty() ? options.keyrings : source.signed_by;
-  http::Response in = client.fetch({.url = r.base + "/InRelease"}, 64 << 20);
+  http::Response in = fetch_inrelease(client, r.base + "/InRelease", store);
   std::string verified;
   if (in.status == 200) {
     write_file_atomic(tmp / "InRelease", in.body);
@@ -264,7 +309,7 @@ PackageIndex load_index(const std::vector<Source>& sources, const std::string& a
     fs::path dir = tmp.path() / std::to_string(i);
     fs::create_directories(dir);
     releases[i] = std::async(std::launch::async,
-                             [&, i, dir] { return fetch_release(sources[i], options, client, dir); });
+                             [&, i, dir] { return fetch_release(sources[i], options, client, store, dir); });
   }
   for (size_t i = 0; i < sources.size(); ++i) {
     const Source& source = sources[i];

@@ -11,7 +11,7 @@
 #     /sbin, /lib, /lib64 are only the merged-/usr symlinks, in every layer;
 #   - a spec edited after its lock is refused (a message that says what to
 #     do, nothing written, lockfile untouched); --update-lock locks again
-#     (apt's choice) and builds;
+#     (apt's choice; the kept InRelease revalidated with a 304) and builds;
 #   - a second build reuses every layer and gives the same digest; so does a
 #     build from a copy in another directory with another umask and TZ and an
 #     empty cache.
@@ -156,7 +156,11 @@ cp "$D/image.yaml" "$E/image.yaml"
 sed -i 's/^  packages: .*/  packages: ["curl", "ca-certificates"]/' "$E/image.yaml"
 
 step "--update-lock locks again and builds"
+served_before=$(wc -l <"$T/mirror.port.log")
 distill_build "$E/image.yaml" "oci:$OUT/edited:1" --update-lock --format json >"$T/b-edited.json"
+# The InRelease kept from the first lock is only revalidated, as apt does.
+assert_eq "304" "$(tail -n +"$((served_before + 1))" "$T/mirror.port.log" | awk '$2 == "/dists/trixie/InRelease" { print $3 }')" \
+  "the InRelease of a suite the cache has seen is asked for conditionally (304)"
 assert_exists "$OUT/edited/index.json" "the --update-lock build wrote the image"
 assert_ne "$(jq -r .inputs "$T/lock.before")" "$(jq_file "$E/image.lock.json" .inputs)" "the lockfile's inputs after --update-lock"
 oracle amd64 curl ca-certificates >"$T/apt.edited.txt"
