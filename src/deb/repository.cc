@@ -209,8 +209,8 @@ http::Response fetch_inrelease(http::Client& client, const std::string& url, Sto
       kept.reset();  // a damaged record: fetch whole
     }
   }
-  if (conditions.empty()) kept.reset();
-  http::Response r = client.fetch({.url = url, .headers = kept ? conditions : std::vector<std::string>{}}, 64 << 20);
+  if (conditions.empty()) kept.reset();  // nothing to ask with: fetch whole
+  http::Response r = client.fetch({.url = url, .headers = conditions}, 64 << 20);
   if (r.status == 304 && kept) {
     try {
       r.body = store.read_blob(*kept, 64 << 20);

@@ -115,15 +115,15 @@ class StatusGate : public ByteSink {
   Response& m_response;
 };
 
-/// This thread's easy handle, reset for a new request. curl keeps live
-/// connections, TLS sessions and DNS answers across a reset, so a thread's
-/// requests to one host share a keep-alive connection instead of a TCP (and
-/// TLS) handshake each: the .debs of a build, a registry's blobs. Requests
-/// on one thread never nest (sinks write files), so one handle suffices.
+/// This thread's easy handle (perform resets it after each request). curl
+/// keeps live connections, TLS sessions and DNS answers across a reset, so
+/// a thread's requests to one host share a keep-alive connection instead of
+/// a TCP (and TLS) handshake each: the .debs of a build, a registry's blobs.
+/// Requests on one thread never nest (sinks write files), so one handle
+/// suffices.
 CURL* thread_handle() {
   thread_local std::unique_ptr<CURL, CurlDeleter> handle(curl_easy_init());
   if (!handle) throw Error("libcurl: cannot create a handle");
-  curl_easy_reset(handle.get());
   return handle.get();
 }
 
