@@ -176,6 +176,10 @@ LAYER_HEX=${LAYER_HEX#sha256:}
 assert_jq "$T/x-dock/manifest.json" 'tojson' \
   "[{\"Config\":\"blobs/sha256/${CONFIG_BLOB##*/}\",\"Layers\":[\"blobs/sha256/$LAYER_HEX\"],\"RepoTags\":[\"example/app:1.0\"]}]" \
   "docker-archive manifest.json"
+# The legacy repositories file: the name and tag, mapped to the top layer.
+TOP_DIFF_ID=$(jq_file "$CONFIG_BLOB" '.rootfs.diff_ids[-1]')
+assert_jq "$T/x-dock/repositories" 'tojson' "{\"example/app\":{\"1.0\":\"${TOP_DIFF_ID#sha256:}\"}}" \
+  "docker-archive repositories"
 # skopeo converts a docker-archive to a Docker schema 2 manifest of its own:
 # its digest differs; the config must be ours byte for byte.
 check_skopeo dock "docker-archive:$OUT/docker.tar" "" "" "$CONFIG_BLOB"
@@ -189,6 +193,7 @@ distill_build "$SPEC" "docker-archive:$OUT/noname.tar" -q >/dev/null
 mkdir "$T/x-noname"
 tar -xf "$OUT/noname.tar" -C "$T/x-noname"
 assert_jq "$T/x-noname/manifest.json" '.[0].RepoTags' null "an unnamed docker-archive has no RepoTags"
+[ ! -e "$T/x-noname/repositories" ] || fail "an unnamed docker-archive has a repositories file" "$(cat "$T/x-noname/repositories")"
 skopeo inspect "docker-archive:$OUT/noname.tar" >/dev/null 2>"$T/sk.err" || fail "skopeo cannot read an unnamed docker-archive" "$(cat "$T/sk.err")"
 
 step "SOURCE_DATE_EPOCH sets created and every mtime"
