@@ -245,6 +245,18 @@ assert_jq "$T/um.json" '.history[0].diff_id' "$(jq_file "$ZSTD_CONFIG" '.rootfs.
 umoci stat --image "$OUT/layout:1.0" --json >"$T/um.json" 2>"$T/um.err" || fail "umoci stat rejects the gzip image" "$(cat "$T/um.err")"
 assert_jq "$T/um.json" '.history[0].layer.mediaType' "$GZIP_LAYER" "umoci stat"
 
+step "zstd with a level"
+distill_build "$SPEC" "oci:$OUT/zstd19:1.0" --compression zstd:19 --format json >"$T/zstd19.json"
+ZSTD19_MANIFEST=$(blob_path "$OUT/zstd19" "$(jq_file "$T/zstd19.json" .digest)")
+ZSTD19_CONFIG=$(blob_path "$OUT/zstd19" "$(jq_file "$ZSTD19_MANIFEST" .config.digest)")
+assert_same_bytes "$ZSTD_CONFIG" "$ZSTD19_CONFIG" "zstd:19 must not change the config (same diff_ids)"
+ZSTD3_LAYER=$(jq_file "$ZSTD_MANIFEST" '.layers[0].digest')
+ZSTD19_LAYER=$(jq_file "$ZSTD19_MANIFEST" '.layers[0].digest')
+[ "$ZSTD3_LAYER" != "$ZSTD19_LAYER" ] || fail "zstd:19 gave the same layer bytes as the default level" "$ZSTD19_LAYER"
+ZSTD19_BLOB=$(blob_path "$OUT/zstd19" "$ZSTD19_LAYER")
+[ "$(zstd -dcq "$ZSTD19_BLOB" | sha256sum | cut -d' ' -f1)" = "$(jq_file "$ZSTD_CONFIG" '.rootfs.diff_ids[0]' | cut -d: -f2)" ] ||
+  fail "the zstd:19 layer does not decompress (zstd CLI) to the config's diff_id"
+
 step "uncompressed layers"
 distill_build "$SPEC" "oci:$OUT/none:1.0" --compression none --format json >"$T/none.json"
 check_layout "$OUT/none" "$(jq_file "$T/none.json" .digest)" 1.0 localhost/none:1.0 application/vnd.oci.image.layer.v1.tar
