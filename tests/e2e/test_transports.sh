@@ -250,9 +250,9 @@ distill_build "$SPEC" "oci:$OUT/zstd19:1.0" --compression zstd:19 --format json 
 ZSTD19_MANIFEST=$(blob_path "$OUT/zstd19" "$(jq_file "$T/zstd19.json" .digest)")
 ZSTD19_CONFIG=$(blob_path "$OUT/zstd19" "$(jq_file "$ZSTD19_MANIFEST" .config.digest)")
 assert_same_bytes "$ZSTD_CONFIG" "$ZSTD19_CONFIG" "zstd:19 must not change the config (same diff_ids)"
-ZSTD3_LAYER=$(jq_file "$ZSTD_MANIFEST" '.layers[0].digest')
+ZSTD_DEFAULT_LAYER=$(jq_file "$ZSTD_MANIFEST" '.layers[0].digest')
 ZSTD19_LAYER=$(jq_file "$ZSTD19_MANIFEST" '.layers[0].digest')
-[ "$ZSTD3_LAYER" != "$ZSTD19_LAYER" ] || fail "zstd:19 gave the same layer bytes as the default level" "$ZSTD19_LAYER"
+[ "$ZSTD_DEFAULT_LAYER" != "$ZSTD19_LAYER" ] || fail "zstd:19 gave the same layer bytes as the default level" "$ZSTD19_LAYER"
 ZSTD19_BLOB=$(blob_path "$OUT/zstd19" "$ZSTD19_LAYER")
 [ "$(zstd -dcq "$ZSTD19_BLOB" | sha256sum | cut -d' ' -f1)" = "$(jq_file "$ZSTD_CONFIG" '.rootfs.diff_ids[0]' | cut -d: -f2)" ] ||
   fail "the zstd:19 layer does not decompress (zstd CLI) to the config's diff_id"
