@@ -141,3 +141,59 @@ umoci unpack --rootless --image "$OUT/layout:1.0" "$T/bundle-rootless" >"$T/umoc
   fail "umoci unpack --rootless failed" "$(cat "$T/umoci.log")"
 assert_eq "$(cd "$R" && find . -mindepth 1 -printf '%P %y %m\n' | sort)" \
   "$(cd "$T/bundle-rootless/rootfs" && find . -mindepth 1 -printf '%P %y %m\n' | sort)" "rootless unpack: same paths, types and modes"
+
+step "layer tars are POSIX pax: ustar headers, pax records for long names and the capability, sorted, numeric owners, mtime 0"
+# A file name longer than ustar's 100-byte name field needs a pax 'path'
+# record (GNU tar would write a 'L' pseudo-entry instead).
+LONG=$(printf 'n%.0s' $(seq 150)).txt
+mkdir -p "$T/pax"
+cp "$T/spec/src/server" "$T/pax/server"
+setcap cap_net_bind_service+ep "$T/pax/server"
+cat >"$T/pax/image.yaml" <<YAML
+files:
+  - {src: server, dst: /app/server, mode: "0755"}
+  - {dst: /srv/$LONG, content: "long name\n"}
+  - {dst: /srv-b/x, content: "x\n"}
+  - {dst: /srv/a, content: "a\n"}
+YAML
+distill_build "$T/pax/image.yaml" "oci:$OUT/pax:1" -q >/dev/null
+pax_manifest=$(blob_path "$OUT/pax" "$(jq -r '.manifests[0].digest' "$OUT/pax/index.json")")
+# layer_headers LAYOUT: every layer's headers (tar_headers.py) into
+# $T/headers; entries out of byte order of their paths ("srv-b" before
+# "srv/a"), or before their parent directory, in a layer into $T/unsorted.
+layer_headers() {
+  local layout=$1 manifest d
+  manifest=$(blob_path "$layout" "$(jq -r '.manifests[0].digest' "$layout/index.json")")
+  for d in $(jq -r '.layers[].digest' "$manifest"); do
+    "$PYTHON" "$E2E_DIR/helpers/tar_headers.py" "$(blob_path "$layout" "$d")" >"$T/layer.headers" 2>"$T/headers.err" ||
+      fail "cannot read the headers of layer $d of $layout" "$(cat "$T/headers.err")"
+    cat "$T/layer.headers" >>"$T/headers"
+    "$PYTHON" -c '
+import sys
+names = [l.split(" ", 5)[5].rstrip("\n") for l in open(sys.argv[1]) if l[0] != "x"]
+key = lambda n: n.rstrip("/")
+print("".join(f"{a} > {n}\n" for a, n in zip(names, names[1:]) if key(a) > key(n)), end="")
+seen = set()
+for n in names:
+    parent = key(n).rpartition("/")[0]
+    if parent and parent not in seen:
+        print(f"{n} before its parent {parent}")
+    seen.add(key(n))' "$T/layer.headers" >>"$T/unsorted"
+  done
+}
+: >"$T/headers"
+: >"$T/unsorted"
+layer_headers "$OUT/pax"
+layer_headers "$OUT/layout"
+assert_eq "" "$(awk '$2 != "posix"' "$T/headers")" "headers without the POSIX ustar magic (ustar\\0 00)"
+assert_eq "" "$(awk '$1 !~ /^[0125x]$/' "$T/headers")" "headers of other types than file, hardlink, symlink, directory and pax 'x' (no GNU L/K, no global g)"
+assert_eq "" "$(awk '$3 != 0' "$T/headers")" "headers whose mtime is not SOURCE_DATE_EPOCH's default 0"
+assert_eq "" "$(awk '$5 != ":"' "$T/headers")" "headers with user or group names (owners are numeric only)"
+assert_contains "$(cat "$T/headers")" "path=srv/$LONG" "the pax path record of the 154-byte file name"
+assert_matches "$(grep -F 'PaxHeader/server' "$T/headers" | head -n1)" 'SCHILY\.xattr\.security\.capability=01000002' \
+  "the pax xattr record of /app/server's capability (VFS_CAP_REVISION_2)"
+assert_eq "" "$(cat "$T/unsorted")" "entries out of path order in a layer"
+umoci unpack --image "$OUT/pax:1" "$T/bundle-pax" >"$T/umoci.log" 2>&1 || fail "umoci unpack of the pax image failed" "$(cat "$T/umoci.log")"
+assert_eq "long name" "$(cat "$T/bundle-pax/rootfs/srv/$LONG")" "the long-named file after umoci unpack"
+assert_eq "srv/$LONG" "$(tar -tzf "$(blob_path "$OUT/pax" "$(jq -r '.layers[-1].digest' "$pax_manifest")")" | grep -F "$LONG")" \
+  "GNU tar lists the long name"
