@@ -333,6 +333,26 @@ std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Stor
   return "";
 }
 
+void add_ca_bundle(std::vector<LayerEntry>& generated, const std::string& bundle) {
+  // What ca-certificates' postinst (update-ca-certificates) makes: a
+  // generated file, so it lives with the others in the final layer.
+  for (const char* d : {"etc", "etc/ssl", "etc/ssl/certs"}) {
+    if (std::any_of(generated.begin(), generated.end(), [&](const LayerEntry& e) { return e.path == d; })) continue;
+    LayerEntry dir;
+    dir.path = d;
+    dir.type = LayerEntry::Type::directory;
+    dir.mode = 0755;
+    generated.push_back(dir);
+  }
+  LayerEntry b;
+  b.path = "etc/ssl/certs/ca-certificates.crt";
+  b.content = bundle;
+  b.size = b.content.size();
+  std::erase_if(generated, [&](const LayerEntry& e) { return e.path == b.path; });
+  generated.push_back(b);
+  order_for_tar(generated);
+}
+
 namespace {
 
 /// The directories ldconfig reads in a Debian image, in its order.
@@ -432,17 +452,10 @@ std::vector<LayerEntry> package_entries(const LockedPackage& p, const LayerConte
       entries.push_back(d);
     }
   };
-  bool derive = ctx.derived.count(p.name) > 0;
-  if ((!derive || !derive_package(p.name, deb, entries)) && p.name == "ca-certificates") {
-    // What ca-certificates' postinst (update-ca-certificates) makes.
-    LayerEntry b;
-    b.path = "etc/ssl/certs/ca-certificates.crt";
-    b.content = ca_bundle(deb);
-    b.size = b.content.size();
-    for (const char* d : {"etc", "etc/ssl", "etc/ssl/certs"}) add_dir(d);
-    std::erase_if(entries, [&](const LayerEntry& e) { return e.path == b.path; });
-    entries.push_back(b);
-  }
+  // A package's effects that distill makes itself (ca-certificates' bundle)
+  // go in the generated layer (add_ca_bundle), unless a preset derives the
+  // package: then its layer holds only that effect, as distroless's does.
+  if (ctx.derived.count(p.name)) derive_package(p.name, deb, entries);
   for (const char* dir : {"var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"}) add_dir(dir);
   LayerEntry control;
   control.path = "var/lib/dpkg/status.d/" + p.name;
@@ -503,7 +516,7 @@ BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::ve
                        const LayerContext& ctx, Status& status) {
   std::string strip;
   for (const std::string& s : ctx.deb_options.strip) strip += s + ",";
-  nlohmann::json key = {"distill-deb-layer-v4", ctx.deb_options.merged_usr, strip, ctx.options.compression.str(),
+  nlohmann::json key = {"distill-deb-layer-v5", ctx.deb_options.merged_usr, strip, ctx.options.compression.str(),
                         ctx.options.epoch};
   std::string created_by = "distill: package";
   for (size_t i : group) {

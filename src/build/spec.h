@@ -99,6 +99,7 @@ struct Spec {
   std::optional<ContentsSpec> contents;
   std::set<std::string> strip = {"docs", "man", "info", "locales", "lintian"};
   size_t max_layers = 0;             // layering.max-layers; 0: one layer per package
+  SpecPlace max_layers_place;        // where max-layers was written, for errors found at build time
   GeneratedSpec generated;
   std::string from;                  // "scratch" or "preset:NAME[:VARIANT]"
   std::optional<AppSpec> app;

@@ -110,6 +110,18 @@ Spec build_spec(const BuildCommand& cmd, const ResolveOptions& resolve) {
   return spec;
 }
 
+/// max-layers counts every layer the build makes, and the generated layer
+/// and the files layer are never merged: a limit that leaves no layer for
+/// the packages is the spec's mistake, not something to exceed quietly.
+void check_layer_room(const Spec& spec, bool files_layer) {
+  size_t fixed = 1 + (files_layer ? 1 : 0);
+  if (!spec.contents || spec.max_layers == 0 || spec.max_layers > fixed) return;
+  std::string where = spec.max_layers_place.file.empty() ? "layering.max-layers" : spec.max_layers_place.str();
+  throw Error(where + ": " + std::to_string(spec.max_layers) +
+              " layers leave none for the packages beside the generated layer and the files layer; write at least " +
+              std::to_string(fixed + 1));
+}
+
 /// Trixie and later are merged-/usr; bookworm images keep the split layout.
 /// A base image (from: docker://... or oci:...) in the store, all platforms.
 std::optional<BuiltArtifact> load_base(const Spec& spec, const RegistryFlags& flags, Store& store, Status& status) {
@@ -222,6 +234,7 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
       options.compression.algorithm == Compression::Algorithm::zstd)
     status->warn("docker-archive with zstd layers loads only in Docker 23 or newer; use gzip for older engines");
   std::vector<LayerEntry> entries = plan_files_layer(spec);
+  check_layer_room(spec, !entries.empty());
   status->done(std::to_string(spec.files.size()) + " files entries, " + std::to_string(spec.paths.size()) +
                " paths entries" + (spec.contents ? ", " + std::to_string(spec.contents->packages.size()) + " packages" : ""));
 
@@ -284,10 +297,14 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
         installed.push_back(p.name);
         java = java || (p.name.starts_with("openjdk-") && p.name.ends_with("-jre-headless"));
       }
-      std::string bundle = java ? locked_ca_bundle(*lock, arch, store) : "";
+      // ca-certificates' bundle is a generated file unless a preset derives the package (its layer has it then).
+      bool ca_generated = std::find(installed.begin(), installed.end(), "ca-certificates") != installed.end() &&
+                          !spec.generated.derived.count("ca-certificates");
+      std::string bundle = java || ca_generated ? locked_ca_bundle(*lock, arch, store) : "";
       std::string ld_cache = ld_so_cache(*lock, arch, deb_options, store);
       std::vector<LayerEntry> generated =
           generated_entries(spec, arch, deb_options.merged_usr, installed, bundle, ld_cache);
+      if (ca_generated) add_ca_bundle(generated, bundle);
       img.layers.push_back(build_layer(store, pool, generated, options, "distill: generated files", *status));
     }
     if (files_layer) img.layers.push_back(*files_layer);

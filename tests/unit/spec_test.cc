@@ -88,10 +88,19 @@ TEST(Spec, ErrorsNameFileLineAndField) {
   EXPECT_NE(spec_error("from: ftp://example.com/x\n").find("from"), std::string::npos);
   EXPECT_NE(spec_error("contents: {packages: [Bad_Name]}\n").find("contents.packages[0]"), std::string::npos);
   EXPECT_NE(spec_error("strip: [docs, pictures]\n").find("strip[1]"), std::string::npos);
-  EXPECT_NE(spec_error("layering: {max-layers: 1}\n").find("layering.max-layers"), std::string::npos);
+  EXPECT_EQ(spec_error("layering: {max-layers: 1}\n"),
+            "image.yaml:1:24: layering.max-layers: \"1\" is not a number of layers from 2 to 127");
+  EXPECT_NE(spec_error("layering: {max-layers: three}\n").find("\"three\" is not a number"), std::string::npos);
+  EXPECT_NE(spec_error("layering: {max-layers: 128}\n").find("\"128\" is not a number"), std::string::npos);
   EXPECT_NE(spec_error("files:\n  - {dst: /a, content: \"open\n").find("malformed YAML"), std::string::npos);
   EXPECT_NE(spec_error("paths:\n  - {path: /x, type: fifo}\n").find("paths[0].type"), std::string::npos);
   EXPECT_NE(spec_error("files:\n  - {dst: /a}\n").find("needs src"), std::string::npos);
+}
+
+TEST(Spec, MaxLayersKeepsItsPlaceForBuildTimeErrors) {
+  Spec s = parse_spec("files: [{dst: /a, content: x}]\nlayering:\n  max-layers: 2\n", "image.yaml", "/src");
+  EXPECT_EQ(s.max_layers, 2u);
+  EXPECT_EQ(s.max_layers_place.str(), "image.yaml:3:15: layering.max-layers");
 }
 
 TEST(Spec, AppPathsStartAtTheSpecDirectoryOrInTheSysroot) {
