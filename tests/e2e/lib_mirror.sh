@@ -5,6 +5,9 @@
 #   . "$(dirname "$0")/lib_mirror.sh"
 #   mirror_start
 #
+# MIRROR_SUITE (default trixie; bookworm) selects the suite, set before
+# mirror_start.
+#
 # mirror_start fetches the test .debs (tests/mirror/fetch-debs.sh, cached),
 # builds the signed mirror (make-mirror.sh) once per content into
 # $DISTILL_TEST_CACHE/e2e-mirrors/ and serves it on a free loopback port for
@@ -35,6 +38,10 @@
 #                          or never (use the cache as it is)
 
 MIRROR_SCRIPTS=$REPO_ROOT/tests/mirror
+MIRROR_SUITE=${MIRROR_SUITE:-trixie}
+case $MIRROR_SUITE in trixie | bookworm) ;; *) fail "MIRROR_SUITE must be trixie or bookworm (got '$MIRROR_SUITE')" ;; esac
+# fetch-debs.sh and make-mirror.sh read the suite from here.
+export DISTILL_TEST_SUITE=$MIRROR_SUITE
 
 # lib.sh unsets XDG_CACHE_HOME for distill; the fixtures' cache follows the
 # value the test was started with.
@@ -58,8 +65,8 @@ _mirror_unlock() { exec {_MIRROR_LOCK_FD}>&-; }
 
 # _mirror_fetch: the .debs of the package sets, in the fixtures' cache.
 _mirror_fetch() {
-  local mode=${E2E_MIRROR_FETCH:-auto} stamp=$E2E_MIRRORS/fetched.stamp
-  local debdir=$DISTILL_TEST_CACHE/debs/trixie want
+  local mode=${E2E_MIRROR_FETCH:-auto} stamp=$E2E_MIRRORS/fetched.$MIRROR_SUITE.stamp
+  local debdir=$DISTILL_TEST_CACHE/debs/$MIRROR_SUITE want
   # The package sets and the fetch script: a change means a new fetch.
   want=$(cat "$MIRROR_SCRIPTS/lib.sh" "$MIRROR_SCRIPTS/fetch-debs.sh" | sha256sum | cut -d' ' -f1)
   case $mode in
@@ -88,8 +95,8 @@ _mirror_fetch() {
 # _mirror_key VARIANT: the content key of a built mirror.
 _mirror_key() {
   {
-    echo "variant=$1 algo=${DISTILL_TEST_KEY_ALGO:-rsa3072} suite=trixie"
-    (cd "$DISTILL_TEST_CACHE/debs/trixie" && find . -maxdepth 1 -name '*.deb' -printf '%f %s %T@\n' | LC_ALL=C sort)
+    echo "variant=$1 algo=${DISTILL_TEST_KEY_ALGO:-rsa3072} suite=$MIRROR_SUITE"
+    (cd "$DISTILL_TEST_CACHE/debs/$MIRROR_SUITE" && find . -maxdepth 1 -name '*.deb' -printf '%f %s %T@\n' | LC_ALL=C sort)
     cat "$MIRROR_SCRIPTS/make-mirror.sh" "$MIRROR_SCRIPTS/lib.sh"
   } | sha256sum | cut -c1-16
 }
@@ -98,10 +105,10 @@ _mirror_key() {
 # expire (normal variant).
 _mirror_usable() {
   local dir=$1 variant=$2 until
-  [ -f "$dir/.e2e-ready" ] && [ -f "$dir/dists/trixie/InRelease" ] || return 1
-  gpgv --keyring "$dir/keyring.gpg" "$dir/dists/trixie/InRelease" >/dev/null 2>&1 || return 1
+  [ -f "$dir/.e2e-ready" ] && [ -f "$dir/dists/$MIRROR_SUITE/InRelease" ] || return 1
+  gpgv --keyring "$dir/keyring.gpg" "$dir/dists/$MIRROR_SUITE/InRelease" >/dev/null 2>&1 || return 1
   if [ "$variant" = normal ]; then
-    until=$(sed -n 's/^Valid-Until: //p' "$dir/dists/trixie/Release" | head -n1)
+    until=$(sed -n 's/^Valid-Until: //p' "$dir/dists/$MIRROR_SUITE/Release" | head -n1)
     [ -n "$until" ] || return 1
     [ "$(date -u -d "$until" +%s)" -gt $(($(date +%s) + 2 * 86400)) ] || return 1
   fi
@@ -114,7 +121,7 @@ _mirror_prepare() {
   _mirror_lock
   _mirror_fetch
   key=$(_mirror_key "$variant")
-  dir=$E2E_MIRRORS/$variant-$key
+  dir=$E2E_MIRRORS/$MIRROR_SUITE-$variant-$key
   if ! _mirror_usable "$dir" "$variant"; then
     note "building the $variant test mirror in $dir"
     rm -rf "$dir"
@@ -124,7 +131,7 @@ _mirror_prepare() {
       fail "tests/mirror/make-mirror.sh ${flags[*]} $dir failed" "$(tail -n 30 "$T/make-mirror.$variant.log")"
     touch "$dir/.e2e-ready"
     # Mirrors of older contents are of no more use (138 MiB each).
-    for old in "$E2E_MIRRORS/$variant"-*; do
+    for old in "$E2E_MIRRORS/$MIRROR_SUITE-$variant"-* "$E2E_MIRRORS/$variant"-*; do
       [ "$old" = "$dir" ] || [ ! -d "$old" ] || rm -rf "$old"
     done
   fi
@@ -186,13 +193,13 @@ mirror_copy() {
 }
 
 # mirror_resign DIR: after Packages files of the copy DIR were edited,
-# recompress them (.gz, .xz, by-hash), rewrite dists/trixie/Release's hash
+# recompress them (.gz, .xz, by-hash), rewrite dists/$MIRROR_SUITE/Release's hash
 # sections (MD5Sum and SHA256, as make-mirror.sh) and sign Release and
 # InRelease again with the mirror's own key, so that only the edit differs.
 # RELEASE_FILTER (a sed script, optional) is applied to the new Release
 # before signing.
 mirror_resign() {
-  local dir=$1 dist=$1/dists/trixie arch b f h home
+  local dir=$1 dist=$1/dists/$MIRROR_SUITE arch b f h home
   for arch in amd64 arm64; do
     b=$dist/main/binary-$arch
     rm -rf "$b/by-hash"
@@ -210,7 +217,7 @@ mirror_resign() {
   {
     printf '%s\n' "$header"
     (cd "$dir" && apt-ftparchive -o APT::FTPArchive::MD5=true -o APT::FTPArchive::SHA1=false \
-      -o APT::FTPArchive::SHA256=true -o APT::FTPArchive::SHA512=false release dists/trixie) |
+      -o APT::FTPArchive::SHA256=true -o APT::FTPArchive::SHA512=false release dists/$MIRROR_SUITE) |
       sed -n '/^MD5Sum:/,$p'
   } >"$T/Release.new" || fail "cannot rewrite $dist/Release"
   if [ -n "${RELEASE_FILTER:-}" ]; then sed -i -e "$RELEASE_FILTER" "$T/Release.new"; fi
@@ -244,7 +251,7 @@ pkg_spec() {
   mkdir -p "$(dirname "$file")"
   {
     echo "contents:"
-    echo "  repositories: [\"deb [signed-by=${REPO_KEYRING:-$MIRROR_KEYRING}] ${REPO_URL:-$MIRROR_URL} trixie main\"]"
+    echo "  repositories: [\"deb [signed-by=${REPO_KEYRING:-$MIRROR_KEYRING}] ${REPO_URL:-$MIRROR_URL} $MIRROR_SUITE main\"]"
     echo "  packages: $(printf '%s\n' "$@" | jq -R . | jq -sc .)"
     echo "archs: [${archs//,/, }]"
     if [ -n "${SPEC_EXTRA:-}" ]; then printf '%s\n' "$SPEC_EXTRA"; fi
@@ -285,7 +292,7 @@ packages_field() {
         else if (index($i, f ": ") == 1) val = substr($i, length(f) + 3)
       }
       if (p == n && ver == v) { print val; exit }
-    }' "$1/dists/trixie/main/binary-$2/Packages"
+    }' "$1/dists/$MIRROR_SUITE/main/binary-$2/Packages"
 }
 
 # index_versions DIR ARCH NAME: the versions of NAME in the mirror's
@@ -298,7 +305,7 @@ index_versions() {
         else if ($i ~ /^Version: /) v = substr($i, 10)
       }
       if (p == n) print v
-    }' "$1/dists/trixie/main/binary-$2/Packages"
+    }' "$1/dists/$MIRROR_SUITE/main/binary-$2/Packages"
 }
 
 # index_tsv DIR ARCH: the mirror's binary-ARCH/Packages as sorted lines
@@ -311,5 +318,5 @@ index_tsv() {
         if (p > 1 && $i !~ /^[ \t]/) f[substr($i, 1, p - 1)] = substr($i, p + 2)
       }
       print f["Package"] "\t" f["Version"] "\t" f["Architecture"] "\t" f["Filename"] "\t" f["Size"] "\t" f["SHA256"]
-    }' "$1/dists/trixie/main/binary-$2/Packages" | LC_ALL=C sort
+    }' "$1/dists/$MIRROR_SUITE/main/binary-$2/Packages" | LC_ALL=C sort
 }

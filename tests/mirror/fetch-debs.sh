@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Downloads the real Debian trixie .debs that distill's tests need into
-#   ${DISTILL_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/distill-test}/debs/trixie/
+# Downloads the real Debian .debs that distill's tests need (suite
+# DISTILL_TEST_SUITE: trixie by default, or bookworm) into
+#   ${DISTILL_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/distill-test}/debs/SUITE/
 # and records each package set's dependency closure in
-#   .../closures/trixie/SET.ARCH.list   (sorted `name:arch=version` lines;
+#   .../closures/SUITE/SET.ARCH.list   (sorted `name:arch=version` lines;
 #   SET "extra" is DM_EXTRA_FETCH from lib.sh: debconf; "all" is the union)
 #
 # The closure is computed by apt itself: a private apt root (see lib.sh) with
-# an empty dpkg status and only the upstream trixie main suite, then
+# an empty dpkg status and only the upstream SUITE main suite, then
 # `apt-get install --simulate --no-install-recommends SET` (the Inst lines) and
 # `apt-get install --download-only --no-install-recommends SET`. Depends and
 # Pre-Depends are followed; Recommends/Suggests are not. apt does not add
@@ -16,9 +17,10 @@
 # that signed index (a bad file is deleted and fetched again). Files already
 # in the cache are not downloaded again. Cached .debs that are in no closure
 # any more (e.g. superseded by a point release) are deleted unless --no-prune
-# (or --arch names fewer than both architectures).
+# (or --arch names fewer than all the suite's architectures).
 #
 # Usage: fetch-debs.sh [--arch amd64,arm64] [--no-prune] [--offline]
+#   --arch     default: the suite's architectures (lib.sh: DM_SUITE_ARCHS)
 #   --offline  no apt-get update: reuse the indexes of the last run (fails if
 #              there are none, or if a .deb would have to be downloaded)
 # Env:   DISTILL_TEST_UPSTREAM  mirror base URL (default: from host apt sources)
@@ -29,7 +31,7 @@ set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-archs="amd64,arm64"
+archs=$DM_SUITE_ARCHS
 prune=1
 offline=0
 while [ $# -gt 0 ]; do
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 archs=${archs//,/ }
-if [ "$archs" != "amd64 arm64" ] && [ "$prune" = 1 ]; then
+if [ "$archs" != "${DM_SUITE_ARCHS//,/ }" ] && [ "$prune" = 1 ]; then
     prune=0   # a partial run must not delete the other architectures' files
 fi
 
@@ -64,7 +66,7 @@ dm_log "cache: $DISTILL_TEST_CACHE_DIR"
 dm_log "upstream: $upstream ($suite main)"
 
 # The test sets plus a pseudo-set "extra" (DM_EXTRA_FETCH, e.g. debconf).
-fetch_sets() { dm_sets; echo "extra amd64,arm64 $DM_EXTRA_FETCH"; }
+fetch_sets() { dm_sets; echo "extra $DM_SUITE_ARCHS $DM_EXTRA_FETCH"; }
 
 before_files=$(find "$debdir" -maxdepth 1 -name '*.deb' | wc -l)
 keepfile="$DISTILL_TEST_CACHE_DIR/apt/keep.list"   # file names in some closure

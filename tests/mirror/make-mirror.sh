@@ -2,9 +2,9 @@
 # Builds a local, signed Debian repository from the .debs cached by
 # fetch-debs.sh:
 #   OUTDIR/pool/main/<prefix>/<source>/<name>_<version-without-epoch>_<arch>.deb
-#   OUTDIR/dists/trixie/main/binary-{amd64,arm64}/Packages{,.gz,.xz}, Release
-#   OUTDIR/dists/trixie/main/binary-*/by-hash/SHA256/<sha256>   (Packages*)
-#   OUTDIR/dists/trixie/{Release,InRelease,Release.gpg}
+#   OUTDIR/dists/SUITE/main/binary-ARCH (lib.sh: DM_SUITE_ARCHS)/Packages{,.gz,.xz}, Release
+#   OUTDIR/dists/SUITE/main/binary-*/by-hash/SHA256/<sha256>   (Packages*)
+#   OUTDIR/dists/SUITE/{Release,InRelease,Release.gpg}
 #   OUTDIR/keyring.gpg        binary public keyring (gpgv --keyring, signed-by)
 #   OUTDIR/keyring.asc        the same key, armored
 #   OUTDIR/wrong-keyring.gpg  an unrelated key (for wrong-key tests)
@@ -12,9 +12,9 @@
 # Packages indexes come from `apt-ftparchive packages` per architecture;
 # Architecture: all packages appear in both binary-* indexes, as in Debian.
 # Release hash sections come from `apt-ftparchive release` (MD5Sum, SHA256,
-# as Debian); the header is: Origin Debian, Label Debian, Suite trixie,
-# Codename trixie, Date now, Valid-Until now+10 days, Acquire-By-Hash yes,
-# Architectures "amd64 arm64", Components main.
+# as Debian); the header is: Origin Debian, Label Debian, Suite SUITE,
+# Codename SUITE (DISTILL_TEST_SUITE, default trixie), Date now, Valid-Until now+10 days, Acquire-By-Hash yes,
+# Architectures: the suite's (trixie: amd64 arm64 armhf; bookworm: amd64), Components main.
 #
 # The signing keys (throwaway, no passphrase) live outside OUTDIR, in
 #   $DISTILL_TEST_CACHE/mirror-keys/<hash of OUTDIR's absolute path>/
@@ -53,7 +53,7 @@ dm_need gzip
 dm_need sha256sum
 
 suite=$DISTILL_TEST_SUITE
-archs="amd64 arm64"
+archs=${DM_SUITE_ARCHS//,/ }
 algo=${DISTILL_TEST_KEY_ALGO:-rsa3072}
 case $algo in rsa3072|rsa4096|ed25519) ;; *) dm_die "DISTILL_TEST_KEY_ALGO must be rsa3072, rsa4096 or ed25519" ;; esac
 debdir="$DISTILL_TEST_CACHE_DIR/debs/$suite"
