@@ -228,6 +228,19 @@ bool derive_package(const std::string& name, deb::DebContents& deb, std::vector<
     add_parents(entries);
     return true;
   }
+  if (name == "libc-bin") {
+    // distroless's java images: only the C.UTF-8 locale, which LANG=C.UTF-8
+    // names (without it Java 17 falls back to ASCII), and none of the tools.
+    entries.clear();
+    for (const LayerEntry& e : deb.entries)
+      if (e.path.starts_with("usr/lib/locale/C.utf8/") || e.path == "usr/share/doc/libc-bin/copyright")
+        entries.push_back(e);
+    if (std::none_of(entries.begin(), entries.end(),
+                     [](const LayerEntry& e) { return e.path == "usr/lib/locale/C.utf8/LC_CTYPE"; }))
+      throw Error("libc-bin: the package has no /usr/lib/locale/C.utf8/LC_CTYPE");
+    add_parents(entries);
+    return true;
+  }
   if (name == "busybox-static") {
     entries.clear();
     for (const LayerEntry& e : deb.entries) {

@@ -31,7 +31,7 @@ std::vector<LayerEntry> generated_entries(const Spec& spec, const std::string& a
 
 /// Keeps only what a preset takes of a package whose effect distroless
 /// generates (ca-certificates: the bundle and copyright; busybox-static:
-/// /busybox/busybox and applet links). Returns false if `name` is not one.
+/// /busybox/busybox and applet links; libc-bin: the C.UTF-8 locale). Returns false if `name` is not one.
 bool derive_package(const std::string& name, deb::DebContents& deb, std::vector<LayerEntry>& entries);
 
 }  // namespace distill

@@ -36,9 +36,10 @@ List packages_for(const std::string& name, bool trixie) {
   if (name == "java") {
     append(out, {"zlib1g", "libjpeg62-turbo", "liblcms2-2", "libfreetype6", "fonts-dejavu-core", "fontconfig-config",
                  "libexpat1", "libfontconfig1", "libuuid1", "libbrotli1", "libcrypt1", "libstdc++6", "libgcc-s1",
-                 trixie ? "gcc-14-base" : "gcc-12-base", trixie ? "libpng16-16t64" : "libpng16-16", "libbz2-1.0",
-                 trixie ? "openjdk-21-jre-headless" : "openjdk-17-jre-headless"});
+                 trixie ? "gcc-14-base" : "gcc-12-base", trixie ? "libpng16-16t64" : "libpng16-16", "libbz2-1.0"});
     if (!trixie) append(out, {"libharfbuzz0b", "libgraphite2-3", "libpcre2-8-0", "libglib2.0-0"});
+    // Derived: the C.UTF-8 locale only (see derive_package).
+    append(out, {"libc-bin", trixie ? "openjdk-21-jre-headless" : "openjdk-17-jre-headless"});
     return out;
   }
   if (trixie) append(out, {"libssl3t64", "libzstd1", "zlib1g"});
@@ -53,8 +54,11 @@ List packages_for(const std::string& name, bool trixie) {
                  "libkeyutils1", "libkrb5-3", "libkrb5support0", "libnsl2", "libreadline8t64", "libtirpc3t64", "libffi8",
                  "libpython3.13-minimal", "libpython3.13-stdlib", "python3.13-minimal", "python3.13-venv"});
   else
+    // distroless's debian12 list, plus libc-bin as on trixie: without
+    // /sbin/ldconfig, ctypes.util.find_library finds nothing.
     append(out, {"libbz2-1.0", "libdb5.3", "libexpat1", "liblzma5", "libsqlite3-0", "libuuid1", "libncursesw6",
-                 "libtinfo6", "python3-distutils", "libcom-err2", "libcrypt1", "libgssapi-krb5-2", "libk5crypto3",
+                 "libtinfo6", "python3-distutils", "zlib1g", "libcom-err2", "libcrypt1", "libc-bin",
+                 "libgssapi-krb5-2", "libk5crypto3",
                  "libkeyutils1", "libkrb5-3", "libkrb5support0", "libnsl2", "libreadline8", "libtirpc3", "libffi8",
                  "libpython3.11-minimal", "libpython3.11-stdlib", "python3.11-minimal"});
   return out;
@@ -99,6 +103,7 @@ Spec preset_spec(const PresetRef& preset, const std::string& suite) {
   spec.generated.busybox = preset.debug();
   spec.generated.suite = suite;
   spec.generated.derived = {"ca-certificates", "busybox-static"};
+  if (preset.name == "java") spec.generated.derived.insert("libc-bin");
 
   std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   if (preset.debug()) path += ":/busybox";
@@ -157,6 +162,7 @@ Spec overlay(Spec base, const Spec& spec) {
   if (!spec.archs.empty()) base.archs = spec.archs;
   base.strip = spec.strip;
   base.max_layers = spec.max_layers;
+  base.max_layers_place = spec.max_layers_place;
   return base;
 }
 
