@@ -3,12 +3,12 @@
 #   tests/e2e/run-all.sh                 every tests/e2e/test_*.sh
 #   tests/e2e/run-all.sh inspect umoci   only test_inspect.sh and test_umoci.sh
 # Environment: DISTILL (the binary, default build/distill), E2E_TIMEOUT
-# (seconds per test, default 600), E2E_LOG_DIR (keep each test's log there),
+# (seconds per test, default 900), E2E_LOG_DIR (keep each test's log there),
 # E2E_KEEP_TMP=1|failed (keep the tests' temp dirs).
 # Exits 0 only if every test ran and passed. Needs root, as CI runs it.
 set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TIMEOUT=${E2E_TIMEOUT:-600}
+TIMEOUT=${E2E_TIMEOUT:-900}
 LOG_DIR=${E2E_LOG_DIR:-}
 if [ -z "$LOG_DIR" ]; then
   LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/distill-e2e-logs.XXXXXX")

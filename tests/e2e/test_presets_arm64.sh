@@ -23,55 +23,11 @@ mkdir -p "$OUT"
 ARM_PRESETS=(base python3)
 
 # ---------------------------------------------------------------- qemu
-# enable_qemu: 0 when arm64 programs can run here, else 1 (with a NOTE).
-QEMU_WHY=
-enable_qemu() {
-  if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
-    note "installing qemu-user-static (apt-get)"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static >"$T/apt.log" 2>&1; then
-      apt-get update -q >>"$T/apt.log" 2>&1 || true
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static >>"$T/apt.log" 2>&1 || {
-        QEMU_WHY="apt-get install qemu-user-static failed: $(tail -n 3 "$T/apt.log" | tr '\n' ' ')"
-        return 1
-      }
-    fi
-  fi
-  local bm=/proc/sys/fs/binfmt_misc
-  if [ -e "$bm/qemu-aarch64" ]; then
-    grep -qx enabled "$bm/qemu-aarch64" || echo 1 >"$bm/qemu-aarch64" 2>/dev/null || true
-  else
-    if [ ! -e "$bm/register" ]; then
-      mount -t binfmt_misc binfmt_misc "$bm" 2>"$T/mount.err" || {
-        QEMU_WHY="binfmt_misc is not mounted and cannot be: $(cat "$T/mount.err")"
-        return 1
-      }
-    fi
-    if command -v update-binfmts >/dev/null 2>&1; then
-      update-binfmts --enable qemu-aarch64 >"$T/binfmt.log" 2>&1 || true
-    fi
-    if [ ! -e "$bm/qemu-aarch64" ]; then
-      # No binfmt-support entry: register qemu-aarch64-static directly (F:
-      # the interpreter is opened now, so it works inside containers).
-      printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:FP' \
-        >"$bm/register" 2>"$T/register.err" || true
-    fi
-  fi
-  if [ ! -e "$bm/qemu-aarch64" ] || ! grep -qx enabled "$bm/qemu-aarch64"; then
-    QEMU_WHY="qemu-aarch64 could not be registered in $bm ($(cat "$T/binfmt.log" "$T/register.err" 2>/dev/null | tr '\n' ' '))"
-    return 1
-  fi
-  if ! grep -q '^flags: .*F' "$bm/qemu-aarch64"; then
-    QEMU_WHY="qemu-aarch64 is registered without the F flag: its interpreter is not reachable inside containers"
-    return 1
-  fi
-}
 RUN_ARM64=1
 tstep "qemu-user-static and binfmt_misc"
-if ! enable_qemu; then
+if ! qemu_enable aarch64; then
   RUN_ARM64=0
   echo "NOTE [test_presets_arm64]: arm64 images are NOT run: $QEMU_WHY. Only their structure is checked." >&2
-else
-  note "qemu-aarch64: $(sed -n 's/^interpreter //p' /proc/sys/fs/binfmt_misc/qemu-aarch64), $(sed -n 's/^flags: //p' /proc/sys/fs/binfmt_misc/qemu-aarch64)"
 fi
 
 # ---------------------------------------------------------------- build

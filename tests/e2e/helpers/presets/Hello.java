@@ -4,5 +4,7 @@ public class Hello {
     System.out.println("hello from java " + Runtime.version().feature());
     System.out.println("user.dir=" + System.getProperty("user.dir"));
     System.out.println("file.encoding=" + System.getProperty("file.encoding"));
+    // File names: from the locale (LANG=C.UTF-8) on every Java version.
+    System.out.println("sun.jnu.encoding=" + System.getProperty("sun.jnu.encoding"));
   }
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Check that a preset image holds its packages' files unchanged.
 
-Usage: compare_debs.py ROOTFS DEBTREE
+Usage: compare_debs.py [--merged-usr | --split-usr] ROOTFS DEBTREE
 
 DEBTREE is the packages' data (dpkg-deb -x of each listed .deb into one
 directory, derived packages left out). Each file and symlink of DEBTREE, its
-path moved to merged /usr (bin, sbin, lib, lib64, lib32, libx32 -> usr/...),
-must be in ROOTFS with the same bytes, permission bits and link target, except
+path moved to merged /usr (bin, sbin, lib, lib64, lib32, libx32 -> usr/...;
+the default) or left where it is (--split-usr, bookworm), must be in ROOTFS with the same bytes, permission bits and link target, except
 what distill strips on purpose: /usr/share/doc (but each package's
 copyright), /usr/share/man, /usr/share/info, /usr/share/lintian. Prints one
 line per difference and exits 1 if there is any; prints a summary line.
@@ -28,6 +28,10 @@ def merged(path):
     return "usr/" + path if head in MERGED and rest else path
 
 
+def unchanged(path):
+    return path
+
+
 def digest(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -37,13 +41,19 @@ def digest(path):
 
 
 def main():
-    root, debs = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    place = merged
+    if args and args[0] in ("--merged-usr", "--split-usr"):
+        place = merged if args.pop(0) == "--merged-usr" else unchanged
+    if len(args) != 2:
+        sys.exit(__doc__)
+    root, debs = args
     problems, checked, stripped = [], 0, 0
     for dirpath, dirnames, filenames in os.walk(debs):
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             src = os.path.join(dirpath, name)
             rel = os.path.relpath(src, debs)
-            dst_rel = merged(rel)
+            dst_rel = place(rel)
             if STRIPPED.search(dst_rel) or dst_rel in GENERATED:
                 stripped += 1
                 continue

@@ -15,11 +15,34 @@ VARIANTS=(latest nonroot debug debug-nonroot)
 
 # ------------------------------------------------------------ expectations
 
+# The suite (lib_mirror.sh: MIRROR_SUITE, trixie or bookworm) decides the
+# expectations below.
+PRESET_SUITE=$MIRROR_SUITE
+
 # Distroless's package lists for debian13 (distroless.md §3; tzdata-legacy
-# since PR #2018), with distill's choices where distroless uses non-Debian
-# content: java is Debian's openjdk-21-jre-headless, nodejs is Debian's
-# nodejs with its dependency closure. ca-certificates is the derived
+# since PR #2018) and the historical debian12 ones, with distill's choices
+# where distroless uses non-Debian content: java is Debian's
+# openjdk-21-jre-headless (bookworm: openjdk-17), nodejs is Debian's nodejs
+# with its dependency closure; bookworm's python3 adds libc-bin, as trixie's
+# (find_library needs /sbin/ldconfig). ca-certificates is the derived
 # package (bundle only) in every image.
+if [ "$PRESET_SUITE" = bookworm ]; then
+_P_STATIC="base-files netbase tzdata media-types ca-certificates"
+_P_BASE_NOSSL="$_P_STATIC libc6"
+_P_BASE="$_P_BASE_NOSSL libssl3"
+_P_CC="$_P_BASE libgomp1 libstdc++6 libgcc-s1 gcc-12-base"
+_P_PYTHON3="$_P_CC libbz2-1.0 libdb5.3 libexpat1 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libtinfo6
+  python3-distutils zlib1g libcom-err2 libcrypt1 libc-bin libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3
+  libkrb5support0 libnsl2 libreadline8 libtirpc3 libffi8 libpython3.11-minimal libpython3.11-stdlib python3.11-minimal"
+_P_JAVA="$_P_BASE_NOSSL zlib1g libjpeg62-turbo liblcms2-2 libfreetype6 fonts-dejavu-core fontconfig-config libexpat1
+  libfontconfig1 libuuid1 libbrotli1 libcrypt1 libstdc++6 libgcc-s1 gcc-12-base libpng16-16 libbz2-1.0
+  libharfbuzz0b libgraphite2-3 libpcre2-8-0 libglib2.0-0 libc-bin openjdk-17-jre-headless"
+_P_NODEJS="$_P_CC nodejs"
+# The interpreter and JVM the presets hold.
+PRESET_PYTHON=python3.11
+PRESET_JAVA_MAJOR=17
+PRESET_SUITE_NUMBER=12
+else
 _P_STATIC="base-files netbase tzdata tzdata-legacy media-types ca-certificates"
 _P_BASE_NOSSL="$_P_STATIC libc6"
 _P_BASE="$_P_BASE_NOSSL libssl3t64 libzstd1 zlib1g"
@@ -29,8 +52,15 @@ _P_PYTHON3="$_P_CC libbz2-1.0 libdb5.3t64 libexpat1 liblzma5 libsqlite3-0 libuui
   libreadline8t64 libtirpc3t64 libffi8 libpython3.13-minimal libpython3.13-stdlib python3.13-minimal python3.13-venv"
 _P_JAVA="$_P_BASE_NOSSL zlib1g libjpeg62-turbo liblcms2-2 libfreetype6 fonts-dejavu-core fontconfig-config libexpat1
   libfontconfig1 libuuid1 libbrotli1 libcrypt1 libstdc++6 libgcc-s1 gcc-14-base libpng16-16t64 libbz2-1.0
-  openjdk-21-jre-headless"
+  libc-bin openjdk-21-jre-headless"
 _P_NODEJS="$_P_CC nodejs"
+PRESET_PYTHON=python3.13
+PRESET_JAVA_MAJOR=21
+PRESET_SUITE_NUMBER=13
+fi
+# Trixie and later are merged-/usr; bookworm keeps /bin, /lib... apart.
+PRESET_MERGED_USR=1
+[ "$PRESET_SUITE" = bookworm ] && PRESET_MERGED_USR=0
 
 # preset_packages NAME: the expected packages, sorted, one a line. For nodejs
 # these are only the listed ones; its closure adds more.
@@ -55,7 +85,7 @@ FORBIDDEN_BINARIES="sh bash dash rbash ash busybox apt apt-get apt-cache apt-con
 # (distroless.md §5; nodejs is Debian's, at /usr/bin/node).
 preset_entrypoint() {
   case $1 in
-    python3) echo '["/usr/bin/python3.13"]' ;;
+    python3) echo "[\"/usr/bin/$PRESET_PYTHON\"]" ;;
     java) echo '["/usr/bin/java","-jar"]' ;;
     nodejs) echo '["/usr/bin/node"]' ;;
     *) case $2 in debug | debug-nonroot) echo '["/busybox/sh"]' ;; *) echo null ;; esac ;;
@@ -106,8 +136,8 @@ netgroup:       nis'
 EXPECTED_OS_RELEASE='PRETTY_NAME="Distroless"
 NAME="Debian GNU/Linux"
 ID="debian"
-VERSION_ID="13"
-VERSION="Debian GNU/Linux 13 (trixie)"
+VERSION_ID="'$PRESET_SUITE_NUMBER'"
+VERSION="Debian GNU/Linux '"$PRESET_SUITE_NUMBER ($PRESET_SUITE)"'"
 HOME_URL="https://github.com/GoogleContainerTools/distroless"
 SUPPORT_URL="https://github.com/GoogleContainerTools/distroless/blob/master/README.md"
 BUG_REPORT_URL="https://github.com/GoogleContainerTools/distroless/issues/new"'
@@ -119,8 +149,10 @@ BUG_REPORT_URL="https://github.com/GoogleContainerTools/distroless/issues/new"'
 # again when their closures are missing or older than the set table), and
 # that the mirror's index has every listed package for each ARCH.
 presets_mirror_start() {
-  local clos=$DISTILL_TEST_CACHE/closures/trixie f
-  for f in "$clos/presets.amd64.list" "$clos/presets-amd64.amd64.list" "$clos/presets.arm64.list"; do
+  local clos=$DISTILL_TEST_CACHE/closures/$PRESET_SUITE f lists=(presets.amd64 presets-amd64.amd64)
+  [ "$PRESET_SUITE" = bookworm ] || lists+=(presets.arm64)
+  for f in "${lists[@]/#/$clos/}"; do
+    f=$f.list
     if [ ! -s "$f" ] || [ "$f" -ot "$MIRROR_SCRIPTS/lib.sh" ]; then
       note "the presets' package sets are not fetched yet: running fetch-debs.sh"
       # shellcheck disable=SC2034 # read by lib_mirror.sh's mirror_start
@@ -131,7 +163,7 @@ presets_mirror_start() {
   mirror_start
   local arch name missing=() names
   for arch in "$@"; do
-    names=$(sed -n 's/^Package: //p' "$MIRROR_DIR/dists/trixie/main/binary-$arch/Packages" | sort -u)
+    names=$(sed -n 's/^Package: //p' "$MIRROR_DIR/dists/$PRESET_SUITE/main/binary-$arch/Packages" | sort -u)
     for name in $(for p in "${PRESETS[@]}"; do
       if [ "$arch" = amd64 ] || [[ $p != java && $p != nodejs ]]; then preset_packages "$p"; fi
     done | sort -u) busybox-static; do
@@ -149,10 +181,10 @@ presets_mirror_start() {
 preset_build() {
   local preset=$1 dest=$2 rc=0
   shift 2
-  "$DISTILL" build --preset "$preset" -o "$dest" --mirror "$MIRROR_URL" --keyring "$MIRROR_KEYRING" \
+  "$DISTILL" build --preset "$preset" --suite "$PRESET_SUITE" -o "$dest" --mirror "$MIRROR_URL" --keyring "$MIRROR_KEYRING" \
     --format json -q "$@" >"$T/build.out" 2>"$T/build.err" || rc=$?
   [ $rc = 0 ] || fail "distill build --preset $preset failed with status $rc" \
-    "command: distill build --preset $preset -o $dest --mirror $MIRROR_URL --keyring $MIRROR_KEYRING --format json -q $*" \
+    "command: distill build --preset $preset --suite $PRESET_SUITE -o $dest --mirror $MIRROR_URL --keyring $MIRROR_KEYRING --format json -q $*" \
     "stderr:" "$(_show "$T/build.err")"
   cat "$T/build.out"
 }
@@ -161,7 +193,7 @@ preset_build() {
 spec_build() {
   local spec=$1 dest=$2
   shift 2
-  distill_build "$spec" "$dest" --mirror "$MIRROR_URL" --keyring "$MIRROR_KEYRING" --format json -q "$@"
+  distill_build "$spec" "$dest" --suite "$PRESET_SUITE" --mirror "$MIRROR_URL" --keyring "$MIRROR_KEYRING" --format json -q "$@"
 }
 
 # ------------------------------------------------------------ structure
@@ -192,7 +224,7 @@ check_preset_structure() {
   rm -rf "${CS_ROOT%/rootfs}"
   umoci unpack --image "$ref" "${CS_ROOT%/rootfs}" >"$T/umoci.log" 2>&1 ||
     fail "umoci unpack --image $ref failed ($id)" "$(_show "$T/umoci.log")"
-  CS_NAME=$name CS_VARIANT=$variant CS_ARCH=$arch CS_ID=$id
+  CS_NAME=$name CS_VARIANT=$variant CS_ARCH=$arch CS_ID=$id CS_DIR=$dir
   soft "$id config" _cs_config
   # A nonroot variant differs from its root twin (checked before it) only in
   # the config: the same layers, so the tree checks need not run twice.
@@ -215,7 +247,12 @@ check_preset_structure() {
     soft "$id package files unchanged" _cs_contents
   fi
   soft "$id generated files" _cs_generated
-  soft "$id merged /usr" _cs_merged_usr
+  if [ "$PRESET_MERGED_USR" = 1 ]; then
+    soft "$id merged /usr" _cs_merged_usr
+  else
+    soft "$id split /usr" _cs_split_usr
+  fi
+  soft "$id /usr layout of every layer" _cs_layers_usr
   soft "$id dpkg metadata" _cs_status_d
   soft "$id no setuid or setgid" _cs_no_setid
   if is_debug "$variant"; then
@@ -264,10 +301,12 @@ _cs_contents() {
       dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./md5sums >"$T/md5sums"
       _cs_md5sums "$name" "$T/md5sums" "$CS_ROOT/var/lib/dpkg/status.d/$name.md5sums"
     fi
-    case $name in ca-certificates | busybox-static) continue ;; esac  # derived
+    case $CS_NAME:$name in *:ca-certificates | *:busybox-static | java:libc-bin) continue ;; esac  # derived
     dpkg-deb -x "$deb" "$tree"
   done < <(find "$CS_ROOT/var/lib/dpkg/status.d" -maxdepth 1 -type f ! -name '*.md5sums' -printf '%f\n' | LC_ALL=C sort)
-  "$PYTHON" "$PRESETS_HELPERS/compare_debs.py" "$CS_ROOT" "$tree" >"$T/compare.out" 2>&1 ||
+  local layout=--merged-usr
+  [ "$PRESET_MERGED_USR" = 1 ] || layout=--split-usr
+  "$PYTHON" "$PRESETS_HELPERS/compare_debs.py" "$layout" "$CS_ROOT" "$tree" >"$T/compare.out" 2>&1 ||
     fail "$CS_ID: package files differ from the .debs" "$(cat "$T/compare.out")"
   note "$CS_ID: $(tail -n1 "$T/compare.out")"
   rm -rf "$tree"
@@ -364,7 +403,7 @@ _cs_generated() {
   assert_absent "$R/etc/shadow" "$CS_ID must have no /etc/shadow"
   # tzdata is whole (zoneinfo), with no /etc/localtime (no maintainer scripts).
   [ -f "$R/usr/share/zoneinfo/Europe/Paris" ] || fail "$CS_ID lacks /usr/share/zoneinfo/Europe/Paris (tzdata)"
-  [ -e "$R/usr/share/zoneinfo/US/Eastern" ] || fail "$CS_ID lacks /usr/share/zoneinfo/US/Eastern (tzdata-legacy)"
+  [ -e "$R/usr/share/zoneinfo/US/Eastern" ] || fail "$CS_ID lacks /usr/share/zoneinfo/US/Eastern (tzdata-legacy; in bookworm, tzdata)"
   # ld.so.cache where there is a libc, never in static.
   if [ "$CS_NAME" = static ]; then
     assert_absent "$R/etc/ld.so.cache" "static ($CS_ID) has no libc, hence no /etc/ld.so.cache"
@@ -398,6 +437,38 @@ _cs_generated() {
   done < <(find "$R/var/lib/dpkg/status.d" -maxdepth 1 -type f ! -name '*.md5sums' -printf '%f\n')
 }
 
+# Each layer tar on its own (layer_usr.py), for the suite's layout.
+_cs_layers_usr() {
+  local layers=() d layout=--merged-usr
+  [ "$PRESET_MERGED_USR" = 1 ] || layout=--split-usr
+  for d in $(jq -r '.layers[].digest' "$CS_MANIFEST"); do layers+=("$(blob_path "$CS_DIR" "$d")"); done
+  [ ${#layers[@]} -gt 0 ] || fail "$CS_ID: no layers in its manifest"
+  "$PYTHON" "$PRESETS_HELPERS/layer_usr.py" "$layout" "${layers[@]}" >"$T/layer_usr.out" 2>&1 ||
+    fail "$CS_ID: layers against the $PRESET_SUITE /usr layout ($layout)" "$(cat "$T/layer_usr.out")"
+}
+
+# bookworm: /bin, /sbin, /lib and /lib64 are the packages' directories, as
+# in Debian 12 (distroless.md: debian12 keeps the split layout).
+_cs_split_usr() {
+  local d want
+  for d in bin sbin lib lib64; do
+    want=directory
+    # base-files ships /bin /sbin /lib; libc6 adds /lib64 (amd64).
+    [ "$d" = lib64 ] && [ "$CS_NAME" = static ] && want=""
+    assert_eq "$want" "$(_cs_file "/$d" | jq -r '.type')" "/$d of $CS_ID (split /usr: the packages' directory)"
+  done
+  if [ "$CS_NAME" != static ]; then
+    [ -L "$CS_ROOT/lib64/ld-linux-x86-64.so.2" ] || [ -f "$CS_ROOT/lib64/ld-linux-x86-64.so.2" ] ||
+      fail "$CS_ID: no /lib64/ld-linux-x86-64.so.2 (the ELF interpreter)"
+    [ -e "$CS_ROOT/lib64/ld-linux-x86-64.so.2" ] || fail "$CS_ID: /lib64/ld-linux-x86-64.so.2 does not resolve"
+    local usr_copies
+    usr_copies=$(jq -r '.files[].path | select(test("^/usr/(bin|sbin|lib|lib64)$"))' "$CS_JSON" | while read -r d; do
+      [ "$(_cs_file "$d" | jq -r .type)" = directory ] || echo "$d"
+    done)
+    assert_eq "" "$usr_copies" "/usr/bin /usr/sbin /usr/lib /usr/lib64 that are not directories in $CS_ID"
+  fi
+}
+
 _cs_merged_usr() {
   local d want_dirs=(bin lib sbin)
   [ "$CS_ARCH" = amd64 ] && want_dirs+=(lib64)
@@ -428,15 +499,15 @@ _cs_status_d() {
   local got want p
   got=$(cd "$sd" && find . -maxdepth 1 -type f ! -name '*.md5sums' -printf '%f\n' | LC_ALL=C sort)
   want=$(preset_packages "$CS_NAME")
-  if is_debug "$CS_VARIANT"; then
-    # busybox may or may not carry its status.d (distroless's does not).
-    got=$(grep -vx busybox-static <<<"$got" || true)
-  fi
+  # Debug variants: busybox-static has its status.d too (distroless's has
+  # none; scanners should see every package an image holds).
+  if is_debug "$CS_VARIANT"; then want=$(printf '%s\nbusybox-static\n' "$want" | LC_ALL=C sort -u); fi
   if [ "$CS_NAME" = nodejs ]; then
     local lacking
     lacking=$(LC_ALL=C comm -23 <(echo "$want") <(echo "$got"))
     assert_eq "" "$lacking" "listed packages without status.d in $CS_ID"
     for p in $FORBIDDEN_PACKAGES; do
+      if is_debug "$CS_VARIANT" && [ "$p" = busybox-static ]; then continue; fi
       if grep -qxF "$p" <<<"$got"; then fail "$CS_ID holds package $p (nodejs's closure must bring no shell, dpkg or debconf)"; fi
     done
   else
@@ -456,8 +527,7 @@ _cs_status_d() {
     version=${line#* }
     [ -f "$sd/$name" ] || fail "$CS_ID: layer 'distill: package $line' has no status.d/$name"
     assert_eq "Version: $version" "$(grep '^Version: ' "$sd/$name")" "status.d/$name version vs its layer in $CS_ID"
-  done < <(jq -r '.config.history[].created_by | select(startswith("distill: package ")) | sub("^distill: package "; "")' "$CS_JSON" |
-    grep -v '^busybox-static ' || true)
+  done < <(jq -r '.config.history[].created_by | select(startswith("distill: package ")) | sub("^distill: package "; "")' "$CS_JSON")
 }
 
 _cs_no_setid() {
@@ -493,24 +563,83 @@ _cs_busybox() {
 _cs_java() {
   local target
   target=$(_cs_file /usr/bin/java | jq -r '"\(.type) \(.target)"')
-  assert_eq "symlink /usr/lib/jvm/java-21-openjdk-$CS_ARCH/bin/java" "$target" "/usr/bin/java of $CS_ID"
-  [ -x "$CS_ROOT/usr/lib/jvm/java-21-openjdk-$CS_ARCH/bin/java" ] || fail "$CS_ID: /usr/bin/java's target is missing"
+  local jvm=/usr/lib/jvm/java-$PRESET_JAVA_MAJOR-openjdk-$CS_ARCH
+  assert_eq "symlink $jvm/bin/java" "$target" "/usr/bin/java of $CS_ID"
+  [ -x "$CS_ROOT$jvm/bin/java" ] || fail "$CS_ID: /usr/bin/java's target is missing"
   _cs_entry /etc/ssl/certs/java/cacerts "file 0555 0:0"
+  # libc-bin is derived: its C.UTF-8 locale (LANG) and nothing else.
+  [ -f "$CS_ROOT/usr/lib/locale/C.utf8/LC_CTYPE" ] || fail "$CS_ID lacks the C.UTF-8 locale (/usr/lib/locale/C.utf8)"
+  local tools
+  tools=$(jq -r '.files[] | select(.type != "directory") | .path | select(test("/(ldconfig|ldd|locale|localedef|iconv|getconf)$"))' "$CS_JSON")
+  assert_eq "" "$tools" "libc-bin tools in $CS_ID (java takes only its C.UTF-8 locale)"
   assert_eq feedfeed "$(head -c 4 "$CS_ROOT/etc/ssl/certs/java/cacerts" | od -An -tx1 | tr -d ' \n')" "JKS magic of /etc/ssl/certs/java/cacerts in $CS_ID"
   # The JRE's own trust store is the keystore (Debian's symlink).
-  local sec=/usr/lib/jvm/java-21-openjdk-$CS_ARCH/lib/security/cacerts
+  local sec=$jvm/lib/security/cacerts
   [ -L "$CS_ROOT$sec" ] || fail "$CS_ID: $sec is not a symlink" "$(ls -l "$CS_ROOT$sec" 2>&1)"
   assert_eq /etc/ssl/certs/java/cacerts "$(readlink "$CS_ROOT$sec")" "$sec of $CS_ID"
 }
 
 _cs_python3() {
-  assert_eq "symlink /usr/bin/python3.13" "$(_cs_file /usr/bin/python3 | jq -r '"\(.type) \(.target)"')" "/usr/bin/python3 of $CS_ID"
-  assert_eq "symlink /usr/bin/python3.13" "$(_cs_file /usr/bin/python | jq -r '"\(.type) \(.target)"')" "/usr/bin/python of $CS_ID"
-  [ -x "$CS_ROOT/usr/bin/python3.13" ] || fail "$CS_ID has no /usr/bin/python3.13"
-  # python3.13-venv's ensurepip (the wheels are not listed, as in distroless).
-  [ -f "$CS_ROOT/usr/lib/python3.13/ensurepip/__init__.py" ] || fail "$CS_ID lacks ensurepip (python3.13-venv)"
-  [ -f "$CS_ROOT/usr/lib/python3.13/venv/__init__.py" ] || fail "$CS_ID lacks the venv module"
+  local py=$PRESET_PYTHON
+  assert_eq "symlink /usr/bin/$py" "$(_cs_file /usr/bin/python3 | jq -r '"\(.type) \(.target)"')" "/usr/bin/python3 of $CS_ID"
+  assert_eq "symlink /usr/bin/$py" "$(_cs_file /usr/bin/python | jq -r '"\(.type) \(.target)"')" "/usr/bin/python of $CS_ID"
+  [ -x "$CS_ROOT/usr/bin/$py" ] || fail "$CS_ID has no /usr/bin/$py"
+  [ -f "$CS_ROOT/usr/lib/$py/venv/__init__.py" ] || fail "$CS_ID lacks the venv module"
+  # trixie's python3.13-venv brings ensurepip (the wheels are not listed, as
+  # in distroless); bookworm's list has no venv package.
+  if [ "$PRESET_SUITE" = trixie ]; then
+    [ -f "$CS_ROOT/usr/lib/$py/ensurepip/__init__.py" ] || fail "$CS_ID lacks ensurepip (python3.13-venv)"
+  fi
 }
 
 # tstep TITLE: step, with the seconds since the test started.
 tstep() { step "$* [${SECONDS}s]"; }
+
+# qemu_enable NAME: 0 when programs of qemu's NAME (aarch64, arm) run here
+# through binfmt_misc, else 1 with QEMU_WHY set. Installs qemu-user-static
+# if it is missing and registers qemu-NAME-static if no handler is there:
+# through update-binfmts when it knows the entry, else with the magic and
+# mask of qemu-user-static's own /usr/lib/binfmt.d entry, but the static
+# interpreter itself and the F flag (opened now, so it works inside
+# containers, where the entry's P wrapper path does not exist).
+qemu_enable() {
+  local q=$1 bm=/proc/sys/fs/binfmt_misc
+  local conf=/usr/lib/binfmt.d/qemu-$1.conf entry=/proc/sys/fs/binfmt_misc/qemu-$1
+  QEMU_WHY=
+  if ! command -v "qemu-$q-static" >/dev/null 2>&1; then
+    note "installing qemu-user-static (apt-get)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static >"$T/apt.log" 2>&1; then
+      apt-get update -q >>"$T/apt.log" 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static >>"$T/apt.log" 2>&1 || {
+        QEMU_WHY="apt-get install qemu-user-static failed: $(tail -n 3 "$T/apt.log" | tr '\n' ' ')"
+        return 1
+      }
+    fi
+  fi
+  if [ -e "$entry" ]; then
+    grep -qx enabled "$entry" || echo 1 >"$entry" 2>/dev/null || true
+  else
+    if [ ! -e "$bm/register" ]; then
+      mount -t binfmt_misc binfmt_misc "$bm" 2>"$T/mount.err" || {
+        QEMU_WHY="binfmt_misc is not mounted and cannot be: $(cat "$T/mount.err")"
+        return 1
+      }
+    fi
+    if command -v update-binfmts >/dev/null 2>&1; then
+      update-binfmts --enable "qemu-$q" >"$T/binfmt.log" 2>&1 || true
+    fi
+    if [ ! -e "$entry" ]; then
+      [ -r "$conf" ] || { QEMU_WHY="no $conf to take qemu-$q's magic from"; return 1; }
+      sed -E "s#:[^:]*:[A-Z]*\$#:/usr/bin/qemu-$q-static:FP#" "$conf" | tr -d '\n' >"$bm/register" 2>"$T/register.err" || true
+    fi
+  fi
+  if [ ! -e "$entry" ] || ! grep -qx enabled "$entry"; then
+    QEMU_WHY="qemu-$q could not be registered in $bm ($(cat "$T/binfmt.log" "$T/register.err" 2>/dev/null | tr '\n' ' '))"
+    return 1
+  fi
+  if ! grep -q '^flags: .*F' "$entry"; then
+    QEMU_WHY="qemu-$q is registered without the F flag: its interpreter is not reachable inside containers"
+    return 1
+  fi
+  note "qemu-$q: $(sed -n 's/^interpreter //p' "$entry"), flags $(sed -n 's/^flags: //p' "$entry")"
+}
