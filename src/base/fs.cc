@@ -1,5 +1,7 @@
 #include "base/fs.h"
 
+#include "base/interrupt.h"
+
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -91,6 +93,7 @@ AtomicFile::AtomicFile(fs::path path, mode_t mode) : m_path(std::move(path)) {
       // The mode must not depend on the umask of whoever runs distill.
       ::fchmod(fd, mode);
       m_fd = Fd(fd);
+      remove_on_interrupt(m_temp);
       return;
     }
     if (errno != EEXIST) throw_errno("cannot write " + m_path.string());
@@ -99,7 +102,9 @@ AtomicFile::AtomicFile(fs::path path, mode_t mode) : m_path(std::move(path)) {
 }
 
 AtomicFile::~AtomicFile() {
-  if (!m_committed && !m_temp.empty()) ::unlink(m_temp.c_str());
+  if (m_committed || m_temp.empty()) return;
+  ::unlink(m_temp.c_str());
+  forget_on_interrupt(m_temp);
 }
 
 void AtomicFile::write(std::string_view data) { write_all(m_fd.get(), data, m_path); }
@@ -108,6 +113,13 @@ void AtomicFile::commit() {
   if (::close(m_fd.release()) != 0) throw_errno("cannot write " + m_path.string());
   if (::rename(m_temp.c_str(), m_path.c_str()) != 0) throw_errno("cannot rename into " + m_path.string());
   m_committed = true;
+  forget_on_interrupt(m_temp);
+}
+
+void AtomicFile::commit_as_renamed() {
+  m_fd = Fd();
+  m_committed = true;
+  forget_on_interrupt(m_temp);
 }
 
 void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
@@ -120,12 +132,19 @@ TempDir::TempDir(const fs::path& parent, const std::string& prefix) {
   std::string templ = (parent / (prefix + "XXXXXX")).string();
   if (::mkdtemp(templ.data()) == nullptr) throw_errno("cannot create a directory in " + parent.string());
   m_path = templ;
+  remove_on_interrupt(m_path);
 }
 
 TempDir::~TempDir() {
   if (m_path.empty()) return;
   std::error_code ec;
   fs::remove_all(m_path, ec);
+  forget_on_interrupt(m_path);
+}
+
+void TempDir::release() {
+  forget_on_interrupt(m_path);
+  m_path.clear();
 }
 
 void copy_file_contents(const fs::path& from, const fs::path& to, mode_t mode) {

@@ -48,7 +48,7 @@ class AtomicFile {
   const fs::path& temp_path() const { return m_temp; }
   void commit();
   /// Marks the temporary file as already renamed elsewhere by the caller.
-  void commit_as_renamed() { m_fd = Fd(); m_committed = true; }
+  void commit_as_renamed();
 
  private:
   fs::path m_path;
@@ -68,7 +68,7 @@ class TempDir {
   ~TempDir();
   const fs::path& path() const { return m_path; }
   /// Stops cleanup (after the directory was renamed into place).
-  void release() { m_path.clear(); }
+  void release();
 
  private:
   fs::path m_path;

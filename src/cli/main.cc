@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "base/interrupt.h"
 #include "cli/commands.h"
 #include "ui/status.h"
 #include "version.h"
@@ -43,6 +44,7 @@ void print_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  distill::install_interrupt_cleanup();
   CLI::App app{kDescription, "distill"};
   app.footer(kFooter);
   app.set_version_flag("--version", std::string("distill ") + DISTILL_VERSION);
