@@ -9,6 +9,7 @@
 #   distill gzip throughput / pigz throughput  >= 1.0
 #   distill zstd throughput / zstd throughput  >= 0.9
 #   distill peak RSS                           <  100 MB
+#   distill cores used (CPU s / wall s)        >= 0.7 x nproc
 #
 # Exits 0 whatever the numbers (it is a benchmark); --check exits 1 on a MISS.
 # Installs nothing. See bench/README.md.
@@ -357,6 +358,12 @@ echo "Goals:"
 # throughput ratio = peer time / distill time (same input bytes)
 verdict "distill gzip throughput / pigz throughput" "$(ratio "${best_s[pigz]}" "${best_s[distill-gzip]}")" 1.0 ge "" distill-gzip pigz
 verdict "distill zstd throughput / zstd throughput" "$(ratio "${best_s[zstd]}" "${best_s[distill-zstd]}")" 0.9 ge "" distill-zstd zstd
+# Cores used: CPU seconds per wall second of the fastest run. Compression
+# must use all cores (issue: "compression uses all cores"); 70% of them
+# leaves room for the serial walk and tar framing.
+cores_goal=$(awk -v n="$ncpu" 'BEGIN { printf "%.2f", 0.7 * n }')
+verdict "distill gzip cores used (CPU s / s)" "$(ratio "${best_cpu[distill-gzip]}" "${best_s[distill-gzip]}")" "$cores_goal" ge "" distill-gzip
+verdict "distill zstd cores used (CPU s / s)" "$(ratio "${best_cpu[distill-zstd]}" "${best_s[distill-zstd]}")" "$cores_goal" ge "" distill-zstd
 verdict "distill peak RSS, gzip" "$(kb_mb "${peak_kb[distill-gzip]}")" 100 lt " MB"
 verdict "distill peak RSS, zstd" "$(kb_mb "${peak_kb[distill-zstd]}")" 100 lt " MB"
 if [ $sane = 0 ]; then

@@ -122,7 +122,6 @@ void check_layer_room(const Spec& spec, bool files_layer) {
               std::to_string(fixed + 1));
 }
 
-/// Trixie and later are merged-/usr; bookworm images keep the split layout.
 /// A base image (from: docker://... or oci:...) in the store, all platforms.
 std::optional<BuiltArtifact> load_base(const Spec& spec, const RegistryFlags& flags, Store& store, Status& status) {
   if (!(spec.from.starts_with("docker://") || spec.from.starts_with("oci:") || spec.from.starts_with("oci-archive:")))
@@ -154,6 +153,7 @@ const BuiltImage& base_for(const BuiltArtifact& base, const Platform& platform, 
   throw Error("the base image " + from + " has no " + platform.str() + " image (it offers: " + offered + ")");
 }
 
+/// Trixie and later are merged-/usr; bookworm images keep the split layout.
 bool merged_usr_for(const Spec& spec, const Lockfile& lock) {
   if (!spec.generated.suite.empty()) return spec.generated.suite != "bookworm";
   for (const auto& [arch, list] : lock.packages)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every distroless preset in every variant (amd64) builds to the same
+# Every distroless preset in every variant (amd64; MIRROR_SUITE=bookworm:
+# test_presets_repro_bookworm.sh) builds to the same
 # digest twice from the local mirror: pass A (umask 022, TZ=UTC, default
 # jobs, fresh cache, one output directory) and pass B (umask 077,
 # TZ=Pacific/Chatham, DISTILL_JOBS=1, another fresh cache, another output
