@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,6 +93,9 @@ AtomicFile::AtomicFile(fs::path path, mode_t mode) : m_path(std::move(path)) {
     if (fd >= 0) {
       // The mode must not depend on the umask of whoever runs distill.
       ::fchmod(fd, mode);
+      // Held while the file is open: tells remove_stale_temporaries that its
+      // writer is alive.
+      ::flock(fd, LOCK_EX);
       m_fd = Fd(fd);
       remove_on_interrupt(m_temp);
       return;
@@ -133,6 +137,8 @@ TempDir::TempDir(const fs::path& parent, const std::string& prefix) {
   if (::mkdtemp(templ.data()) == nullptr) throw_errno("cannot create a directory in " + parent.string());
   m_path = templ;
   remove_on_interrupt(m_path);
+  m_lock = Fd(::open(m_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (m_lock) ::flock(m_lock.get(), LOCK_EX);  // see remove_stale_temporaries
 }
 
 TempDir::~TempDir() {
@@ -145,6 +151,21 @@ TempDir::~TempDir() {
 void TempDir::release() {
   forget_on_interrupt(m_path);
   m_path.clear();
+  m_lock = Fd();
+}
+
+void remove_stale_temporaries(const fs::path& dir, std::chrono::seconds min_age) {
+  std::error_code ec;
+  auto now = fs::file_time_type::clock::now();
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const fs::path& path = e.path();
+    if (path.extension() == ".partial") continue;  // resumable downloads
+    auto mtime = fs::last_write_time(path, ec);
+    if (ec || now - mtime < min_age) continue;  // maybe not locked yet by its writer
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a live writer holds it
+    fs::remove_all(path, ec);
+  }
 }
 
 void copy_file_contents(const fs::path& from, const fs::path& to, mode_t mode) {

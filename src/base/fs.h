@@ -1,6 +1,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -64,7 +65,9 @@ class TempDir {
  public:
   /// Creates `<parent>/<prefix>XXXXXX`.
   TempDir(const fs::path& parent, const std::string& prefix);
-  TempDir(TempDir&& other) noexcept : m_path(std::move(other.m_path)) { other.m_path.clear(); }
+  TempDir(TempDir&& other) noexcept : m_path(std::move(other.m_path)), m_lock(std::move(other.m_lock)) {
+    other.m_path.clear();
+  }
   ~TempDir();
   const fs::path& path() const { return m_path; }
   /// Stops cleanup (after the directory was renamed into place).
@@ -72,7 +75,13 @@ class TempDir {
 
  private:
   fs::path m_path;
+  Fd m_lock;  // flock held while the directory is in use
 };
+
+/// Removes what a killed distill left in `dir` (a cache's tmp/): entries
+/// older than `min_age` whose flock no live AtomicFile or TempDir holds.
+/// Interrupted downloads (*.partial) stay, to be resumed.
+void remove_stale_temporaries(const fs::path& dir, std::chrono::seconds min_age);
 
 /// Copies a file's bytes (reflink or copy_file_range when possible).
 void copy_file_contents(const fs::path& from, const fs::path& to, mode_t mode = 0644);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fs.h"
 
 namespace distill {
 
@@ -17,6 +18,8 @@ Store::Store(fs::path root) : m_root(std::move(root)) {
     if (ec) throw Error("cannot create the cache directory " + (m_root / sub).string() + ": " + ec.message() +
                         " (set --cache-dir or DISTILL_CACHE_DIR to a writable directory)");
   }
+  // A killed build's temporaries (SIGKILL, a crash) would stay forever.
+  remove_stale_temporaries(m_root / "tmp", std::chrono::minutes(1));
 }
 
 fs::path Store::default_root() {
