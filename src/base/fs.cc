@@ -154,12 +154,14 @@ void TempDir::release() {
   m_lock = Fd();
 }
 
-void remove_stale_temporaries(const fs::path& dir, std::chrono::seconds min_age) {
+void remove_stale_temporaries(const fs::path& dir, std::chrono::seconds min_age,
+                              const std::function<bool(const std::string&)>& wanted) {
   std::error_code ec;
   auto now = fs::file_time_type::clock::now();
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     const fs::path& path = e.path();
     if (path.extension() == ".partial") continue;  // resumable downloads
+    if (wanted && !wanted(path.filename().string())) continue;
     auto mtime = fs::last_write_time(path, ec);
     if (ec || now - mtime < min_age) continue;  // maybe not locked yet by its writer
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,8 +81,10 @@ class TempDir {
 
 /// Removes what a killed distill left in `dir` (a cache's tmp/): entries
 /// older than `min_age` whose flock no live AtomicFile or TempDir holds.
-/// Interrupted downloads (*.partial) stay, to be resumed.
-void remove_stale_temporaries(const fs::path& dir, std::chrono::seconds min_age);
+/// Interrupted downloads (*.partial) stay, to be resumed. With `wanted`,
+/// only entries whose name it accepts (beside a destination: "app.tar.tmp-*").
+void remove_stale_temporaries(const fs::path& dir, std::chrono::seconds min_age,
+                              const std::function<bool(const std::string&)>& wanted = {});
 
 /// Copies a file's bytes (reflink or copy_file_range when possible).
 void copy_file_contents(const fs::path& from, const fs::path& to, mode_t mode = 0644);

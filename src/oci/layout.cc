@@ -200,7 +200,27 @@ void check_destination(const ImageRef& dest) {
   if (::access(parent.c_str(), W_OK | X_OK) != 0) throw_errno("cannot write " + dest.str() + " (in " + parent.string() + ")");
 }
 
+/// What a killed distill left at the destination: its temporary beside it
+/// (AtomicFile's "NAME.tmp-", the new layout's ".NAME.distill-") and, in an
+/// existing layout, half-copied blobs and index.json.
+void remove_stale_destination_temporaries(const ImageRef& dest) {
+  fs::path path = dest.path;
+  fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::string name = path.filename().string();
+  constexpr auto age = std::chrono::minutes(1);
+  remove_stale_temporaries(parent, age, [&](const std::string& entry) {
+    return entry.starts_with(name + ".tmp-") || entry.starts_with("." + name + ".distill-");
+  });
+  std::error_code ec;
+  if (dest.transport == ImageRef::Transport::oci_dir && fs::is_directory(path / "blobs" / "sha256", ec)) {
+    remove_stale_temporaries(path, age, [](const std::string& entry) { return entry.starts_with("index.json.tmp-"); });
+    remove_stale_temporaries(path / "blobs" / "sha256", age,
+                             [](const std::string& entry) { return entry.find(".tmp-") != std::string::npos; });
+  }
+}
+
 void write_destination(const Store& store, const BuiltArtifact& artifact, const ImageRef& dest, int64_t mtime) {
+  remove_stale_destination_temporaries(dest);
   if (dest.transport == ImageRef::Transport::oci_dir) write_oci_dir(store, artifact, dest);
   else write_archive(store, artifact, dest, mtime);
 }

@@ -6,7 +6,8 @@
 # SIGKILL (no cleanup possible) there is still no destination, every blob
 # the cache holds hashes to its name, the next build removes the killed
 # one's temporaries from the cache and gives the digest of an uninterrupted
-# build in a fresh cache.
+# build in a fresh cache; a killed archive write leaves a temporary beside
+# the archive, which the next build to it removes (not a younger one).
 . "$(dirname "$0")/lib.sh"
 need jq sha256sum skopeo
 
@@ -126,3 +127,19 @@ distill_build "$T/spec/image.yaml" "oci:$OUT/killed:1" --format json -q >"$T/aft
 for f in $left; do assert_absent "$f" "a killed build's temporary, after the next build"; done
 DISTILL_CACHE_DIR=$T/fresh-cache distill_build "$T/spec/image.yaml" "oci:$OUT/fresh:1" --format json -q >"$T/fresh.json"
 assert_eq "$(jq -r .digest "$T/fresh.json")" "$(jq -r .digest "$T/after.json")" "digest after a killed build vs in a fresh cache"
+
+step "SIGKILL while the oci-archive is written: the next build to it removes the leftover beside it"
+rm -f "$OUT"/image.tar*
+start_build "oci-archive:$OUT/image.tar:1"
+wait_for "the archive's temporary file" archive_in_progress
+stop_build KILL 137
+assert_absent "$OUT/image.tar" "the archive of the killed build"
+left=$(compgen -G "$OUT/image.tar.tmp-*" || true)
+[ -n "$left" ] || fail "the killed archive build left no temporary beside it: the step did not kill it while writing"
+touch -d '-2 minutes' $left
+# Another build's temporary beside it, as young as a build starting now: kept.
+printf x >"$OUT/image.tar.tmp-young"
+distill_build "$T/spec/image.yaml" "oci-archive:$OUT/image.tar:1" -q >/dev/null
+for f in $left; do assert_absent "$f" "the killed build's temporary, after the next build to the same archive"; done
+[ -f "$OUT/image.tar.tmp-young" ] || fail "a temporary younger than a minute was removed (it may be another build's)"
+skopeo inspect "oci-archive:$OUT/image.tar:1" >/dev/null 2>"$T/skopeo.err" || fail "the rebuilt archive" "$(cat "$T/skopeo.err")"

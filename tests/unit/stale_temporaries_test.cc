@@ -46,3 +46,17 @@ TEST(StaleTemporaries, OnlyUnlockedOldEntriesGoButPartialDownloadsStay) {
   EXPECT_TRUE(fs::exists(live.temp_path()));
   EXPECT_TRUE(fs::exists(live_dir.path()));
 }
+
+TEST(StaleTemporaries, OnlyTheEntriesTheFilterAccepts) {
+  TempDir root(fs::temp_directory_path(), "stale-test-");
+  fs::path dir = root.path();
+  for (const char* name : {"app.tar.tmp-abc", "myapp.tar.tmp-abc", "app.tar"}) {
+    touch(dir / name);
+    age(dir / name);
+  }
+  remove_stale_temporaries(dir, std::chrono::minutes(1),
+                           [](const std::string& name) { return name.starts_with("app.tar.tmp-"); });
+  EXPECT_FALSE(fs::exists(dir / "app.tar.tmp-abc"));
+  EXPECT_TRUE(fs::exists(dir / "myapp.tar.tmp-abc"));
+  EXPECT_TRUE(fs::exists(dir / "app.tar"));
+}
