@@ -132,7 +132,7 @@ std::string verify_signature(const std::string& signed_file, const std::string& 
     if (auto nl = reason.rfind('\n'); nl != std::string::npos) reason = reason.substr(nl + 1);
     throw Error(what + ": the signature does not verify against the keyring(s) " + [&] {
       std::string s;
-      for (const std::string& k : keyrings) s += (s.empty() ? "" : ", ") + (k.size() > 80 ? "(inline key)" : k);
+      for (const std::string& k : keyrings) s += (s.empty() ? "" : ", ") + (k.find("BEGIN PGP") != std::string::npos ? "(inline key)" : k);
       return s;
     }() + (reason.empty() ? "" : " (gpgv: " + reason + ")"));
   }
