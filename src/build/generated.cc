@@ -304,7 +304,11 @@ std::vector<LayerEntry> generated_entries(const Spec& spec, const std::string& a
     out.push_back(symlink("usr/bin/java", "/usr/lib/jvm/java-" + major + "-openjdk-" + arch + "/bin/java"));
     if (!bundle.empty()) out.push_back(file("etc/ssl/certs/java/cacerts", java_keystore(bundle), 0555));
   }
-  (void)has;
+  // ca-certificates' postinst (update-ca-certificates): the bundle, unless a
+  // preset derives the package (its own layer holds the bundle then, as
+  // distroless's does).
+  if (has("ca-certificates") && !spec.generated.derived.count("ca-certificates") && !bundle.empty())
+    out.push_back(file("etc/ssl/certs/ca-certificates.crt", bundle));
   // What libc-bin's trigger (ldconfig) would leave: find_library() needs it.
   if (!ld_so_cache.empty()) out.push_back(file("etc/ld.so.cache", ld_so_cache));
   add_parents(out);

@@ -24,7 +24,9 @@ std::string ca_bundle(const deb::DebContents& deb);
 std::string java_keystore(const std::string& pem_bundle);
 
 /// The generated layer of one architecture. `installed` names the packages
-/// in the image; `bundle` is the CA bundle when ca-certificates is one.
+/// in the image; `bundle` is the CA bundle when ca-certificates is one: the
+/// Java keystore's source, and /etc/ssl/certs/ca-certificates.crt itself
+/// unless the spec derives ca-certificates (its package layer has it then).
 std::vector<LayerEntry> generated_entries(const Spec& spec, const std::string& arch, bool merged_usr,
                                           const std::vector<std::string>& installed, const std::string& bundle,
                                           const std::string& ld_so_cache);

@@ -333,26 +333,6 @@ std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Stor
   return "";
 }
 
-void add_ca_bundle(std::vector<LayerEntry>& generated, const std::string& bundle) {
-  // What ca-certificates' postinst (update-ca-certificates) makes: a
-  // generated file, so it lives with the others in the final layer.
-  for (const char* d : {"etc", "etc/ssl", "etc/ssl/certs"}) {
-    if (std::any_of(generated.begin(), generated.end(), [&](const LayerEntry& e) { return e.path == d; })) continue;
-    LayerEntry dir;
-    dir.path = d;
-    dir.type = LayerEntry::Type::directory;
-    dir.mode = 0755;
-    generated.push_back(dir);
-  }
-  LayerEntry b;
-  b.path = "etc/ssl/certs/ca-certificates.crt";
-  b.content = bundle;
-  b.size = b.content.size();
-  std::erase_if(generated, [&](const LayerEntry& e) { return e.path == b.path; });
-  generated.push_back(b);
-  order_for_tar(generated);
-}
-
 namespace {
 
 /// The directories ldconfig reads in a Debian image, in its order.
@@ -453,7 +433,7 @@ std::vector<LayerEntry> package_entries(const LockedPackage& p, const LayerConte
     }
   };
   // A package's effects that distill makes itself (ca-certificates' bundle)
-  // go in the generated layer (add_ca_bundle), unless a preset derives the
+  // go in the generated layer (generated_entries), unless a preset derives the
   // package: then its layer holds only that effect, as distroless's does.
   if (ctx.derived.count(p.name)) derive_package(p.name, deb, entries);
   for (const char* dir : {"var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"}) add_dir(dir);

@@ -103,11 +103,6 @@ std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& 
 /// The CA bundle of the locked ca-certificates package ("" if none).
 std::string locked_ca_bundle(const Lockfile& lock, const std::string& arch, Store& store);
 
-/// Adds /etc/ssl/certs/ca-certificates.crt (and its parent directories) to
-/// the generated layer's entries, in tar order. For a ca-certificates the
-/// spec does not derive: its package layer holds only what the .deb ships.
-void add_ca_bundle(std::vector<LayerEntry>& generated, const std::string& bundle);
-
 /// /etc/ld.so.cache for the locked packages of `arch` ("" when libc6 is not
 /// one of them): every shared object in the library directories, keyed by
 /// SONAME. Cached in the store by the packages' digests.

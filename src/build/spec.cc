@@ -419,11 +419,10 @@ Spec parse_spec(const std::string& text, const std::string& name, const fs::path
       std::string v = r.scalar(layering["max-layers"], "layering.max-layers");
       size_t n = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || p != v.data() + v.size() || n < 2 || n > 127)
-        fail(r.place(layering["max-layers"], "layering.max-layers"),
-             "\"" + v + "\" is not a number of layers from 2 to 127");
-      spec.max_layers = n;
       spec.max_layers_place = r.place(layering["max-layers"], "layering.max-layers");
+      if (ec != std::errc() || p != v.data() + v.size() || n < 2 || n > 127)
+        fail(spec.max_layers_place, "\"" + v + "\" is not a number of layers from 2 to 127");
+      spec.max_layers = n;
     }
   }
   if (const YAML::Node contents = root["contents"]) spec.contents = parse_contents(r, contents, base_dir);

@@ -304,7 +304,6 @@ int run_build_with(const GlobalOptions& global, const BuildCommand& cmd, const S
       std::string ld_cache = ld_so_cache(*lock, arch, deb_options, store);
       std::vector<LayerEntry> generated =
           generated_entries(spec, arch, deb_options.merged_usr, installed, bundle, ld_cache);
-      if (ca_generated) add_ca_bundle(generated, bundle);
       img.layers.push_back(build_layer(store, pool, generated, options, "distill: generated files", *status));
     }
     if (files_layer) img.layers.push_back(*files_layer);

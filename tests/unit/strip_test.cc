@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "build/generated.h"
 #include "build/packages.h"
+#include "build/spec.h"
 #include "deb/deb_file.h"
 
 using namespace distill;
@@ -37,20 +39,22 @@ TEST(Strip, LocalesOtherThanCUtf8Go) {
 }
 
 TEST(Strip, CaBundleJoinsTheGeneratedLayerWithItsParents) {
-  LayerEntry link;
-  link.path = "bin";
-  link.type = LayerEntry::Type::symlink;
-  link.link_target = "usr/bin";
-  LayerEntry etc;
-  etc.path = "etc";
-  etc.type = LayerEntry::Type::directory;
-  etc.mode = 0755;
-  std::vector<LayerEntry> generated = {link, etc};
-  add_ca_bundle(generated, "-----BEGIN CERTIFICATE-----\n");
+  Spec spec;
+  std::vector<LayerEntry> generated = generated_entries(spec, "amd64", true, {"ca-certificates"}, "-----BEGIN CERTIFICATE-----\n", "");
   std::vector<std::string> paths;
   for (const LayerEntry& e : generated) paths.push_back(e.path);
-  EXPECT_EQ(paths, (std::vector<std::string>{"bin", "etc", "etc/ssl", "etc/ssl/certs", "etc/ssl/certs/ca-certificates.crt"}));
-  EXPECT_EQ(generated.back().content, "-----BEGIN CERTIFICATE-----\n");
-  EXPECT_EQ(generated.back().size, generated.back().content.size());
-  EXPECT_EQ(generated.back().mode, 0644u);
+  EXPECT_EQ(paths, (std::vector<std::string>{"bin", "etc", "etc/ssl", "etc/ssl/certs", "etc/ssl/certs/ca-certificates.crt",
+                                             "lib", "lib64", "sbin"}));
+  const LayerEntry& bundle = generated[4];
+  EXPECT_EQ(bundle.content, "-----BEGIN CERTIFICATE-----\n");
+  EXPECT_EQ(bundle.size, bundle.content.size());
+  EXPECT_EQ(bundle.mode, 0644u);
+}
+
+TEST(Strip, DerivedCaCertificatesKeepsTheBundleOutOfTheGeneratedLayer) {
+  Spec spec;
+  spec.generated.derived = {"ca-certificates"};
+  std::vector<LayerEntry> generated = generated_entries(spec, "amd64", true, {"ca-certificates"}, "-----BEGIN CERTIFICATE-----\n", "");
+  EXPECT_TRUE(std::none_of(generated.begin(), generated.end(),
+                           [](const LayerEntry& e) { return e.path == "etc/ssl/certs/ca-certificates.crt"; }));
 }
