@@ -133,7 +133,8 @@ void LibraryResolver::add_rules(bool tzdata) {
         for (const elf::CacheEntry& e : base_cache->entries())
           if (!ours.count(e.soname + "\n" + e.hwcaps)) entries.push_back(e);
       }
-      m_out.add_content("/etc/ld.so.cache", elf::write_ld_so_cache(entries, elf::cache_flags(debian_arch_of_triplet(t))), 0644,
+      std::string arch = debian_arch_of_triplet(t);
+      m_out.add_content("/etc/ld.so.cache", elf::write_ld_so_cache(entries, elf::cache_flags(arch), elf::big_endian_arch(arch)), 0644,
                         m_base.ld_so_cache().empty() ? "rule: regenerated for the libraries in the image"
                                                      : "rule: the base's ld.so.cache plus the libraries added");
     }

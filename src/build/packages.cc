@@ -344,20 +344,47 @@ std::vector<std::string> library_dirs(const std::string& arch, bool merged_usr) 
 
 using SharedObjects = std::vector<std::pair<std::string, std::string>>;  // (directory, soname)
 
+/// Where a symlink entry of a package points, as a clean relative path in
+/// the image (merged-/usr applied to absolute targets); "" if it leaves
+/// the root.
+std::string symlink_destination(const LayerEntry& link, bool merged_usr) {
+  const std::string& t = link.link_target;
+  fs::path joined = t.starts_with("/") ? fs::path(t.substr(1)) : fs::path(link.path).parent_path() / t;
+  std::string clean = joined.lexically_normal().generic_string();
+  if (clean.empty() || clean == "." || clean.starts_with("..")) return "";
+  return t.starts_with("/") && merged_usr ? deb::merged_usr_path(clean) : clean;
+}
+
 /// The shared objects a package puts in `dirs`, in its entries' order:
-/// all that /etc/ld.so.cache needs of it.
-SharedObjects shared_objects(const deb::DebContents& deb, const std::vector<std::string>& dirs) {
+/// all that /etc/ld.so.cache needs of it. As ldconfig's search_dir, a
+/// symlink with a library's name counts as the file it resolves to (here:
+/// in the same package), under the link's own name when the file's name is
+/// its SONAME (s390x's /lib/ld64.so.1 -> s390x-linux-gnu/ld64.so.1).
+SharedObjects shared_objects(const deb::DebContents& deb, const std::vector<std::string>& dirs, bool merged_usr) {
+  std::map<std::string, const LayerEntry*> by_path;
+  for (const LayerEntry& e : deb.entries) by_path.emplace(e.path, &e);
+  auto resolve = [&](const LayerEntry* e) {
+    for (int hops = 0; e && e->type == LayerEntry::Type::symlink && hops < 40; ++hops) {
+      auto it = by_path.find(symlink_destination(*e, merged_usr));
+      e = it == by_path.end() ? nullptr : it->second;
+    }
+    return e && e->type == LayerEntry::Type::file ? e : nullptr;
+  };
   SharedObjects out;
   for (const LayerEntry& e : deb.entries) {
-    if (e.type != LayerEntry::Type::file) continue;
+    if (e.type != LayerEntry::Type::file && e.type != LayerEntry::Type::symlink) continue;
     auto slash = e.path.rfind('/');
     if (slash == std::string::npos) continue;
     std::string dir = e.path.substr(0, slash), name = e.path.substr(slash + 1);
     if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) continue;
-    if (!(name.starts_with("lib") || name.starts_with("ld-")) || name.find(".so") == std::string::npos) continue;
-    auto so = elf::read_shared_object(e.source, e.source_offset, e.size);
+    if (!elf::looks_like_dso(name)) continue;
+    const LayerEntry* file = resolve(&e);
+    if (!file) continue;
+    auto so = elf::read_shared_object(file->source, file->source_offset, file->size);
     if (!so) continue;
-    out.emplace_back(dir, so->soname.empty() ? name : so->soname);
+    std::string file_name = file->path.substr(file->path.rfind('/') + 1);
+    bool named_as_link = e.type == LayerEntry::Type::symlink && file_name == so->soname;
+    out.emplace_back(dir, named_as_link || so->soname.empty() ? name : so->soname);
   }
   return out;
 }
@@ -366,7 +393,9 @@ SharedObjects shared_objects(const deb::DebContents& deb, const std::vector<std:
 /// cache. Building its layer decodes the .deb anyway and records them, so
 /// ld_so_cache need not decode every .deb a second time.
 Digest shared_objects_key(const LockedPackage& p, const std::vector<std::string>& dirs, bool merged_usr) {
-  return sha256_of(nlohmann::json{"distill-deb-shared-objects-v1", p.sha256.hex, dirs, merged_usr}.dump());
+  // v3: ld.so.* and ld64.so.* count, as ldconfig's _dl_is_dso, and so do
+  // symlinks to libraries.
+  return sha256_of(nlohmann::json{"distill-deb-shared-objects-v3", p.sha256.hex, dirs, merged_usr}.dump());
 }
 
 void record_shared_objects(Store& store, const Digest& key, const SharedObjects& sos) {
@@ -397,7 +426,7 @@ SharedObjects package_shared_objects(const LockedPackage& p, const std::vector<s
   deb::DebOptions options = deb_options;
   options.strip.clear();
   deb::DebContents deb = deb::read_deb(store.blob_path(p.sha256), tmp.path() / "payload", options, p.name);
-  SharedObjects sos = shared_objects(deb, dirs);
+  SharedObjects sos = shared_objects(deb, dirs, deb_options.merged_usr);
   record_shared_objects(store, key, sos);
   return sos;
 }
@@ -421,7 +450,7 @@ std::vector<LayerEntry> package_entries(const LockedPackage& p, const LayerConte
   // Strip classes never reach the library directories, so these are the
   // shared objects ld_so_cache would find decoding the .deb itself.
   record_shared_objects(ctx.store, shared_objects_key(p, ctx.library_dirs, ctx.deb_options.merged_usr),
-                        shared_objects(deb, ctx.library_dirs));
+                        shared_objects(deb, ctx.library_dirs, ctx.deb_options.merged_usr));
   std::vector<LayerEntry> entries = deb.entries;
   auto add_dir = [&](const std::string& path) {
     if (std::none_of(entries.begin(), entries.end(), [&](const LayerEntry& e) { return e.path == path; })) {
@@ -614,7 +643,8 @@ std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb
   auto it = lock.packages.find(arch);
   if (it == lock.packages.end()) return "";
   if (std::none_of(it->second.begin(), it->second.end(), [](const LockedPackage& p) { return p.name == "libc6"; })) return "";
-  nlohmann::json key = {"distill-ld.so.cache-v1", arch, deb_options.merged_usr};
+  // v2: big-endian targets get a big-endian cache.
+  nlohmann::json key = {"distill-ld.so.cache-v2", arch, deb_options.merged_usr};
   for (const LockedPackage& p : it->second) key.push_back(p.sha256.hex);
   Digest action = sha256_of(key.dump());
   if (auto cached = remembered_text(store, action)) return *cached;
@@ -626,7 +656,7 @@ std::string ld_so_cache(const Lockfile& lock, const std::string& arch, const deb
   std::vector<elf::CacheEntry> entries;
   for (const std::string& dir : dirs)
     for (const auto& [soname, path] : by_dir[dir]) entries.push_back({soname, path});
-  std::string cache = elf::write_ld_so_cache(entries, elf::cache_flags(arch));
+  std::string cache = elf::write_ld_so_cache(entries, elf::cache_flags(arch), elf::big_endian_arch(arch));
   Digest blob = store.put_blob(cache);
   store.put_action(action, {{"digest", blob.str()}});
   return cache;

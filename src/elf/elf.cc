@@ -33,12 +33,10 @@ class Reader {
   uint64_t m_offset, m_size;
 };
 
+/// A field stored in the file's byte order, in the host's.
 template <typename T>
-T fix(T v, bool little) {
-  if (little) return v;  // hosts running distill are little-endian
-  T out = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) out = static_cast<T>((out << 8) | ((v >> (8 * i)) & 0xff));
-  return out;
+T host_order(T v, bool little) {
+  return little == (std::endian::native == std::endian::little) ? v : std::byteswap(v);
 }
 
 template <typename Ehdr, typename Phdr, typename Dyn>
@@ -48,18 +46,18 @@ std::optional<SharedObject> parse(const Reader& r, bool little) {
   SharedObject so;
   so.is64 = sizeof(Ehdr) == sizeof(Elf64_Ehdr);
   so.little_endian = little;
-  so.machine = fix(eh.e_machine, little);
-  if (fix(eh.e_type, little) != ET_DYN) return std::nullopt;
-  uint64_t phoff = fix(eh.e_phoff, little);
-  uint16_t phnum = fix(eh.e_phnum, little), phentsize = fix(eh.e_phentsize, little);
+  so.machine = host_order(eh.e_machine, little);
+  if (host_order(eh.e_type, little) != ET_DYN) return std::nullopt;
+  uint64_t phoff = host_order(eh.e_phoff, little);
+  uint16_t phnum = host_order(eh.e_phnum, little), phentsize = host_order(eh.e_phentsize, little);
   if (phentsize != sizeof(Phdr) || phnum > 512) return std::nullopt;
   std::vector<Phdr> ph(phnum);
   if (!r.read(phoff, ph.data(), phnum * sizeof(Phdr))) return std::nullopt;
   uint64_t dyn_off = 0, dyn_size = 0;
   for (const Phdr& p : ph)
-    if (fix(p.p_type, little) == PT_DYNAMIC) {
-      dyn_off = fix(p.p_offset, little);
-      dyn_size = fix(p.p_filesz, little);
+    if (host_order(p.p_type, little) == PT_DYNAMIC) {
+      dyn_off = host_order(p.p_offset, little);
+      dyn_size = host_order(p.p_filesz, little);
     }
   if (!dyn_size || dyn_size > (1 << 20)) return so;
   std::vector<Dyn> dyn(dyn_size / sizeof(Dyn));
@@ -67,19 +65,19 @@ std::optional<SharedObject> parse(const Reader& r, bool little) {
   uint64_t strtab = 0, soname = 0;
   bool has_soname = false;
   for (const Dyn& d : dyn) {
-    auto tag = fix(d.d_tag, little);
+    auto tag = host_order(d.d_tag, little);
     if (tag == DT_NULL) break;
-    if (tag == DT_STRTAB) strtab = fix(d.d_un.d_ptr, little);
+    if (tag == DT_STRTAB) strtab = host_order(d.d_un.d_ptr, little);
     if (tag == DT_SONAME) {
-      soname = fix(d.d_un.d_val, little);
+      soname = host_order(d.d_un.d_val, little);
       has_soname = true;
     }
   }
   if (!has_soname) return so;
   // DT_STRTAB is an address: map it to a file offset through PT_LOAD.
   for (const Phdr& p : ph) {
-    if (fix(p.p_type, little) != PT_LOAD) continue;
-    uint64_t vaddr = fix(p.p_vaddr, little), filesz = fix(p.p_filesz, little), off = fix(p.p_offset, little);
+    if (host_order(p.p_type, little) != PT_LOAD) continue;
+    uint64_t vaddr = host_order(p.p_vaddr, little), filesz = host_order(p.p_filesz, little), off = host_order(p.p_offset, little);
     if (strtab < vaddr || strtab >= vaddr + filesz) continue;
     uint64_t at = off + (strtab - vaddr) + soname;
     char buf[256];
@@ -121,20 +119,28 @@ std::vector<std::string> split_path_list(const std::string& s) {
   return out;
 }
 
-/// Little-endian objects only (ElfInfo readers run on little-endian hosts).
+/// Objects of either byte order: every field read goes through host_order.
 template <typename Ehdr, typename Phdr, typename Dyn>
-std::optional<ElfInfo> parse_info(const Reader& r) {
+std::optional<ElfInfo> parse_info(const Reader& r, bool little) {
   Ehdr eh;
   if (!r.read(0, &eh, sizeof eh)) return std::nullopt;
+  auto h = [little](auto v) { return host_order(v, little); };
   ElfInfo info;
   info.is64 = sizeof(Ehdr) == sizeof(Elf64_Ehdr);
-  info.machine = eh.e_machine;
-  info.type = eh.e_type;
+  info.little_endian = little;
+  info.machine = h(eh.e_machine);
+  info.type = h(eh.e_type);
   // A header that does not fit its class (a patched or foreign file) still
   // tells class and machine, which is all the loader checks before skipping it.
-  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum > 4096) return info;
-  std::vector<Phdr> ph(eh.e_phnum);
-  if (!r.read(eh.e_phoff, ph.data(), ph.size() * sizeof(Phdr))) return info;
+  if (h(eh.e_phentsize) != sizeof(Phdr) || h(eh.e_phnum) > 4096) return info;
+  std::vector<Phdr> ph(h(eh.e_phnum));
+  if (!r.read(h(eh.e_phoff), ph.data(), ph.size() * sizeof(Phdr))) return info;
+  for (Phdr& p : ph) {
+    p.p_type = h(p.p_type);
+    p.p_offset = h(p.p_offset);
+    p.p_vaddr = h(p.p_vaddr);
+    p.p_filesz = h(p.p_filesz);
+  }
   uint64_t dyn_off = 0, dyn_size = 0;
   for (const Phdr& p : ph) {
     if (p.p_type == PT_INTERP && p.p_filesz < 4096) {
@@ -149,6 +155,10 @@ std::optional<ElfInfo> parse_info(const Reader& r) {
   if (!dyn_size || dyn_size > (1 << 20)) return info;
   std::vector<Dyn> dyn(dyn_size / sizeof(Dyn));
   if (!r.read(dyn_off, dyn.data(), dyn.size() * sizeof(Dyn))) return info;
+  for (Dyn& d : dyn) {
+    d.d_tag = h(d.d_tag);
+    d.d_un.d_val = h(d.d_un.d_val);
+  }
   uint64_t strtab = 0, strsz = 0;
   for (const Dyn& d : dyn) {
     if (d.d_tag == DT_NULL) break;
@@ -169,12 +179,6 @@ std::optional<ElfInfo> parse_info(const Reader& r) {
     if (d.d_tag == DT_FLAGS_1 && (d.d_un.d_val & DF_1_NODEFLIB)) info.nodeflib = true;
   }
   return info;
-}
-
-/// A field stored in the file's byte order, in the host's.
-template <typename T>
-T host_order(T v, bool little) {
-  return little == (std::endian::native == std::endian::little) ? v : std::byteswap(v);
 }
 
 template <typename Ehdr_, typename Phdr_, typename Shdr_, typename Dyn_, typename Sym_, typename Rel_, typename Rela_>
@@ -511,9 +515,10 @@ std::optional<ElfInfo> read_elf(const std::string& path) {
   Reader r(fd.get(), 0, static_cast<uint64_t>(st.st_size));
   unsigned char ident[EI_NIDENT];
   if (!r.read(0, ident, sizeof ident) || std::memcmp(ident, ELFMAG, SELFMAG) != 0) return std::nullopt;
-  if (ident[EI_DATA] != ELFDATA2LSB) return std::nullopt;  // big-endian objects: not read yet
-  if (ident[EI_CLASS] == ELFCLASS64) return parse_info<Elf64_Ehdr, Elf64_Phdr, Elf64_Dyn>(r);
-  if (ident[EI_CLASS] == ELFCLASS32) return parse_info<Elf32_Ehdr, Elf32_Phdr, Elf32_Dyn>(r);
+  if (ident[EI_DATA] != ELFDATA2LSB && ident[EI_DATA] != ELFDATA2MSB) return std::nullopt;
+  bool little = ident[EI_DATA] == ELFDATA2LSB;
+  if (ident[EI_CLASS] == ELFCLASS64) return parse_info<Elf64_Ehdr, Elf64_Phdr, Elf64_Dyn>(r, little);
+  if (ident[EI_CLASS] == ELFCLASS32) return parse_info<Elf32_Ehdr, Elf32_Phdr, Elf32_Dyn>(r, little);
   return std::nullopt;
 }
 

@@ -37,7 +37,7 @@ struct ElfInfo {
   bool nodeflib = false;               // DF_1_NODEFLIB
 };
 
-/// Reads an ELF file (a host path); nullopt if it is not little-endian ELF.
+/// Reads an ELF file (a host path) of either byte order; nullopt if it is not ELF.
 std::optional<ElfInfo> read_elf(const std::string& path);
 
 /// The names of the undefined (imported) symbols in the dynamic symbol table

@@ -1,9 +1,11 @@
 #include "elf/ldcache.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string_view>
 
 namespace distill::elf {
@@ -21,6 +23,11 @@ int cache_flags(const std::string& arch) {
   };
   auto it = arch_flags.find(arch);
   return kElfLibc6 | (it == arch_flags.end() ? 0 : it->second);
+}
+
+bool looks_like_dso(const std::string& n) {
+  return ((n.starts_with("lib") || n.starts_with("ld-")) && n.find(".so") != std::string::npos) || n.starts_with("ld.so.") ||
+         n.starts_with("ld64.so.");
 }
 
 int libcmp(const char* p1, const char* p2) {
@@ -46,21 +53,32 @@ int libcmp(const char* p1, const char* p2) {
   return *p1 - *p2;
 }
 
-namespace {
-
-void put32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
-void put64(std::string& s, uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
-
-uint32_t get32(std::string_view d, size_t at) {
-  uint32_t v = 0;
-  if (at <= d.size() && d.size() - at >= 4) std::memcpy(&v, d.data() + at, 4);
-  return v;
+bool big_endian_arch(const std::string& arch) {
+  // Debian's big-endian architectures (released and ports).
+  static const std::set<std::string> big = {"s390x", "powerpc", "ppc64", "sparc64", "hppa", "m68k", "mips", "mips64"};
+  return big.contains(arch);
 }
 
-uint64_t get64(std::string_view d, size_t at) {
-  uint64_t v = 0;
-  if (at <= d.size() && d.size() - at >= 8) std::memcpy(&v, d.data() + at, 8);
-  return v;
+namespace {
+
+// The cache is read by the target's ld.so, in the target's byte order:
+// every number goes through these, never a host-order memcpy alone.
+template <typename T>
+T target_order(T v, bool big) {
+  return big == (std::endian::native == std::endian::big) ? v : std::byteswap(v);
+}
+
+template <typename T>
+void put(std::string& s, T v, bool big) {
+  v = target_order(v, big);
+  s.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+T get(std::string_view d, bool big, size_t at) {
+  T v = 0;
+  if (at <= d.size() && d.size() - at >= sizeof v) std::memcpy(&v, d.data() + at, sizeof v);
+  return target_order(v, big);
 }
 
 std::string get_string(std::string_view d, size_t at) {
@@ -92,21 +110,21 @@ bool cache_order(const CacheEntry& a, const CacheEntry& b) {
 
 /// The extension directory with one section: the glibc-hwcaps names, as
 /// string table offsets.
-std::string hwcaps_extension(uint32_t at, const std::vector<uint32_t>& name_offsets) {
+std::string hwcaps_extension(uint32_t at, const std::vector<uint32_t>& name_offsets, bool big) {
   std::string out;
-  put32(out, kExtensionMagic);
-  put32(out, 1);
-  put32(out, kTagGlibcHwcaps);
-  put32(out, 0);
-  put32(out, at + 8 + 16);
-  put32(out, static_cast<uint32_t>(4 * name_offsets.size()));
-  for (uint32_t o : name_offsets) put32(out, o);
+  put<uint32_t>(out, kExtensionMagic, big);
+  put<uint32_t>(out, 1, big);
+  put<uint32_t>(out, kTagGlibcHwcaps, big);
+  put<uint32_t>(out, 0, big);
+  put<uint32_t>(out, at + 8 + 16, big);
+  put<uint32_t>(out, static_cast<uint32_t>(4 * name_offsets.size()), big);
+  for (uint32_t o : name_offsets) put<uint32_t>(out, o, big);
   return out;
 }
 
 }  // namespace
 
-std::string write_ld_so_cache(std::vector<CacheEntry> entries, int flags) {
+std::string write_ld_so_cache(std::vector<CacheEntry> entries, int flags, bool big) {
   for (CacheEntry& e : entries)
     if (e.flags < 0) e.flags = flags;
   // Ties keep their given order (directory order), as ldconfig's insertion.
@@ -130,11 +148,11 @@ std::string write_ld_so_cache(std::vector<CacheEntry> entries, int flags) {
     uint64_t hwcap = 0;
     if (!e.hwcaps.empty())
       hwcap = kHwcapExtension | static_cast<uint64_t>(std::lower_bound(hwcaps_names.begin(), hwcaps_names.end(), e.hwcaps) - hwcaps_names.begin());
-    put32(table, static_cast<uint32_t>(e.flags));
-    put32(table, add_string(e.soname));
-    put32(table, add_string(e.path));
-    put32(table, 0);  // osversion
-    put64(table, hwcap);
+    put<uint32_t>(table, static_cast<uint32_t>(e.flags), big);
+    put<uint32_t>(table, add_string(e.soname), big);
+    put<uint32_t>(table, add_string(e.path), big);
+    put<uint32_t>(table, 0, big);  // osversion
+    put<uint64_t>(table, hwcap, big);
   }
   std::vector<uint32_t> name_offsets;
   for (const std::string& n : hwcaps_names) name_offsets.push_back(add_string(n));
@@ -142,17 +160,19 @@ std::string write_ld_so_cache(std::vector<CacheEntry> entries, int flags) {
   uint32_t extension_at = hwcaps_names.empty() ? 0 : (end + 3) & ~3u;
 
   std::string out(kMagicNew);
-  put32(out, static_cast<uint32_t>(entries.size()));
-  put32(out, static_cast<uint32_t>(strings.size()));
-  out += static_cast<char>(2);  // cache_file_new_flags_endian_little
+  put<uint32_t>(out, static_cast<uint32_t>(entries.size()), big);
+  put<uint32_t>(out, static_cast<uint32_t>(strings.size()), big);
+  // cache_file_new_flags_endian_big or _little: ld.so ignores a cache
+  // marked with the other byte order.
+  out += static_cast<char>(big ? 3 : 2);
   out.append(3, '\0');
-  put32(out, extension_at);
+  put<uint32_t>(out, extension_at, big);
   out.append(12, '\0');
   out += table;
   out += strings;
   if (extension_at) {
     out.append(extension_at - end, '\0');
-    out += hwcaps_extension(extension_at, name_offsets);
+    out += hwcaps_extension(extension_at, name_offsets, big);
   }
   return out;
 }
@@ -161,17 +181,17 @@ namespace {
 
 /// The glibc-hwcaps subdirectory names of a new-format cache at `base`;
 /// section offsets count from the file's start, name offsets from `base`.
-std::vector<std::string> read_hwcaps_names(std::string_view d, size_t base) {
+std::vector<std::string> read_hwcaps_names(std::string_view d, size_t base, bool big) {
   std::vector<std::string> names;
-  uint32_t ext = get32(d, base + 32);
-  if (!ext || get32(d, ext) != kExtensionMagic) return names;
-  uint32_t count = std::min<uint32_t>(get32(d, ext + 4), 64);
+  uint32_t ext = get<uint32_t>(d, big, base + 32);
+  if (!ext || get<uint32_t>(d, big, ext) != kExtensionMagic) return names;
+  uint32_t count = std::min<uint32_t>(get<uint32_t>(d, big, ext + 4), 64);
   for (uint32_t i = 0; i < count; ++i) {
     size_t section = ext + 8 + 16 * size_t(i);
-    if (get32(d, section) != kTagGlibcHwcaps) continue;
-    uint32_t offset = get32(d, section + 8), size = get32(d, section + 12);
+    if (get<uint32_t>(d, big, section) != kTagGlibcHwcaps) continue;
+    uint32_t offset = get<uint32_t>(d, big, section + 8), size = get<uint32_t>(d, big, section + 12);
     for (uint32_t j = 0; j + 4 <= size && offset + j + 4 <= d.size(); j += 4)
-      names.push_back(get_string(d, base + get32(d, offset + j)));
+      names.push_back(get_string(d, base + get<uint32_t>(d, big, offset + j)));
   }
   return names;
 }
@@ -185,10 +205,17 @@ std::optional<LdCache> LdCache::parse(std::string_view d) {
     cache.m_entries.push_back(std::move(e));
     cache.m_legacy_hwcap.push_back(hwcap);
   };
+  // The old format does not say its byte order: it is the one in which
+  // the entry count fits the file.
+  auto fits = [&](bool big_endian, size_t count_at, size_t header, size_t entry) {
+    return d.size() >= header && (d.size() - header) / entry >= get<uint32_t>(d, big_endian, count_at);
+  };
   size_t base = 0;
+  bool big = false;
   if (!d.starts_with(kMagicNew)) {
     if (!d.starts_with(kMagicOld) || d.size() < kHeaderOld) return std::nullopt;
-    uint32_t n = get32(d, 12);
+    big = !fits(false, 12, kHeaderOld, kEntryOld) && fits(true, 12, kHeaderOld, kEntryOld);
+    uint32_t n = get<uint32_t>(d, big, 12);
     if ((d.size() - kHeaderOld) / kEntryOld < n) return std::nullopt;
     // The new format may follow the old entries, aligned as struct cache_file_new.
     base = (kHeaderOld + size_t(n) * kEntryOld + 7) & ~size_t(7);
@@ -196,22 +223,28 @@ std::optional<LdCache> LdCache::parse(std::string_view d) {
       size_t strings = kHeaderOld + size_t(n) * kEntryOld;
       for (uint32_t i = 0; i < n; ++i) {
         size_t e = kHeaderOld + size_t(i) * kEntryOld;
-        add({get_string(d, strings + get32(d, e + 4)), get_string(d, strings + get32(d, e + 8)), "",
-             static_cast<int>(get32(d, e))}, 0);
+        add({get_string(d, strings + get<uint32_t>(d, big, e + 4)), get_string(d, strings + get<uint32_t>(d, big, e + 8)), "",
+             static_cast<int>(get<uint32_t>(d, big, e))}, 0);
       }
       return cache;
     }
   }
   if (d.size() < base + kHeaderNew) return std::nullopt;
-  if ((d[base + 28] & 3) == 3) return std::nullopt;  // big-endian: not read yet
-  uint32_t n = get32(d, base + 20);
+  // cache_file_new.flags: 2 little-endian, 3 big-endian, 0 unset (glibc
+  // before 2.32): then the order in which the count fits.
+  switch (d[base + 28] & 3) {
+    case 2: big = false; break;
+    case 3: big = true; break;
+    default: big = !fits(false, base + 20, base + kHeaderNew, kEntryNew) && fits(true, base + 20, base + kHeaderNew, kEntryNew);
+  }
+  uint32_t n = get<uint32_t>(d, big, base + 20);
   if ((d.size() - base - kHeaderNew) / kEntryNew < n) return std::nullopt;
-  std::vector<std::string> hwcaps_names = read_hwcaps_names(d, base);
+  std::vector<std::string> hwcaps_names = read_hwcaps_names(d, base, big);
   for (uint32_t i = 0; i < n; ++i) {
     size_t e = base + kHeaderNew + size_t(i) * kEntryNew;
-    uint64_t hwcap = get64(d, e + 16);
-    CacheEntry entry{get_string(d, base + get32(d, e + 4)), get_string(d, base + get32(d, e + 8)), "",
-                     static_cast<int>(get32(d, e))};
+    uint64_t hwcap = get<uint64_t>(d, big, e + 16);
+    CacheEntry entry{get_string(d, base + get<uint32_t>(d, big, e + 4)), get_string(d, base + get<uint32_t>(d, big, e + 8)), "",
+                     static_cast<int>(get<uint32_t>(d, big, e))};
     if (is_hwcaps_extension(hwcap)) {
       uint32_t index = static_cast<uint32_t>(hwcap);
       // A name ld.so could not find is never used: kept as a legacy entry.

@@ -28,16 +28,24 @@ struct CacheEntry {
 /// (FLAG_ELF_LIBC6 | the architecture's FLAG_*_LIB64 etc.).
 int cache_flags(const std::string& debian_arch);
 
+/// Whether a Debian architecture is big-endian (its ld.so.cache is).
+bool big_endian_arch(const std::string& debian_arch);
+
+/// ldconfig's test of a directory entry's name (glibc's _dl_is_dso):
+/// lib*.so*, ld-*.so*, ld.so.* and ld64.so.* (the s390x and ppc64el loaders).
+bool looks_like_dso(const std::string& file_name);
+
 /// glibc's comparison: runs of digits compare as numbers.
 int libcmp(const char* a, const char* b);
 
 /// Sorted as ldconfig sorts (glibc-hwcaps entries of a name before its
 /// ordinary one, which ld.so's search relies on); the extension directory
 /// is written only when some entry has `hwcaps`.
-std::string write_ld_so_cache(std::vector<CacheEntry> entries, int flags);
+/// `big`: the target's byte order (big_endian_arch), which ld.so checks.
+std::string write_ld_so_cache(std::vector<CacheEntry> entries, int flags, bool big = false);
 
 /// A cache as ld.so reads it: the new format alone or inside the old one,
-/// or the old format alone. Little-endian caches only.
+/// or the old format alone, in either byte order.
 class LdCache {
  public:
   /// nullopt if `data` is not a cache ld.so would read.

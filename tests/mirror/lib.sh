@@ -234,8 +234,8 @@ dm_human() {
 # of them, arm64 for static..python3 and their debug variants (busybox-static).
 # armhf: the static and base presets and busybox-static for 32-bit arm
 # (distroless's "arm"; tests/e2e/test_presets_armhf.sh). s390x and ppc64el
-# would be next, but the mirror these tests were written against did not
-# serve the current point release's .debs for them (HTTP 404).
+# are tested on bookworm (below): the mirror these tests were written
+# against did not serve trixie's current point release for them (HTTP 404).
 # minbase: Debian's Essential: yes and Priority: required packages of trixie
 # (what `mmdebstrap --variant=minbase` installs; bench/presets.sh).
 DM_PACKAGE_SETS='
@@ -259,9 +259,13 @@ armhf         armhf       base-files netbase tzdata tzdata-legacy media-types ca
 minbase       amd64       apt base-files base-passwd bash bsdutils coreutils dash debconf debianutils diffutils dpkg findutils grep gzip hostname init-system-helpers libc-bin libpam-modules libpam-modules-bin libpam-runtime login login.defs mawk mount ncurses-base ncurses-bin passwd perl-base sed sysvinit-utils tar tzdata util-linux
 '
 # bookworm (Debian 12): the presets' packages there (src/build/presets.cc,
-# the bookworm branch; tests/e2e/test_presets_bookworm.sh), amd64 only: the
-# other architectures are exercised on trixie.
+# the bookworm branch; tests/e2e/test_presets_bookworm.sh), amd64; arm64 and
+# armhf are exercised on trixie. big-end: the static and base presets,
+# busybox-static and libc-bin (its static ldconfig reads the images' caches
+# under qemu) for s390x (big-endian) and ppc64el
+# (tests/e2e/test_presets_s390x_ppc64le.sh).
 DM_PACKAGE_SETS_BOOKWORM='
+big-end       s390x,ppc64el base-files netbase tzdata media-types ca-certificates libc6 libssl3 libc-bin busybox-static
 presets       amd64       base-files netbase tzdata media-types ca-certificates libc6 libssl3 libgomp1 libstdc++6 libgcc-s1 gcc-12-base libbz2-1.0 libdb5.3 libexpat1 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libtinfo6 python3-distutils zlib1g libcom-err2 libcrypt1 libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libnsl2 libreadline8 libtirpc3 libffi8 libpython3.11-minimal libpython3.11-stdlib python3.11-minimal libc-bin busybox-static
 presets-amd64 amd64       libjpeg62-turbo liblcms2-2 libfreetype6 fonts-dejavu-core fontconfig-config libfontconfig1 libbrotli1 libpng16-16 libharfbuzz0b libgraphite2-3 libpcre2-8-0 libglib2.0-0 openjdk-17-jre-headless nodejs
 '
@@ -269,7 +273,7 @@ presets-amd64 amd64       libjpeg62-turbo liblcms2-2 libfreetype6 fonts-dejavu-c
 DM_SUITE_ARCHS='amd64,arm64,armhf'
 if [ "$DISTILL_TEST_SUITE" = bookworm ]; then
     DM_PACKAGE_SETS=$DM_PACKAGE_SETS_BOOKWORM
-    DM_SUITE_ARCHS='amd64'
+    DM_SUITE_ARCHS='amd64,s390x,ppc64el'
 fi
 # Packages fetched in addition to the sets (for every architecture fetched).
 DM_EXTRA_FETCH='debconf'

@@ -14,7 +14,7 @@
 # Release hash sections come from `apt-ftparchive release` (MD5Sum, SHA256,
 # as Debian); the header is: Origin Debian, Label Debian, Suite SUITE,
 # Codename SUITE (DISTILL_TEST_SUITE, default trixie), Date now, Valid-Until now+10 days, Acquire-By-Hash yes,
-# Architectures: the suite's (trixie: amd64 arm64 armhf; bookworm: amd64), Components main.
+# Architectures: the suite's (trixie: amd64 arm64 armhf; bookworm: amd64 s390x ppc64el), Components main.
 #
 # The signing keys (throwaway, no passphrase) live outside OUTDIR, in
 #   $DISTILL_TEST_CACHE/mirror-keys/<hash of OUTDIR's absolute path>/

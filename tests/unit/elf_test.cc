@@ -2,6 +2,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <elf.h>
+
+#include <bit>
 #include <cstdio>
 #include <sstream>
 
@@ -17,6 +20,13 @@ TEST(LdCache, LibcmpComparesDigitRunsAsNumbers) {
   EXPECT_GT(elf::libcmp("libz.so.1", "libc.so.6"), 0);
   EXPECT_EQ(elf::libcmp("libc.so.6", "libc.so.6"), 0);
   EXPECT_LT(elf::libcmp("libc.so", "libc.so.6"), 0);
+}
+
+TEST(LdCache, NamesLdconfigTakesAsLibraries) {
+  for (const char* yes : {"libc.so.6", "libssl.so.3", "ld-linux-x86-64.so.2", "ld64.so.1", "ld64.so.2", "ld.so.1", "libfoo-1.2.so"})
+    EXPECT_TRUE(elf::looks_like_dso(yes)) << yes;
+  for (const char* no : {"libc", "gconv-modules", "ld64", "ld.so", "crt1.o", "python3.11", "foo.so.1"})
+    EXPECT_FALSE(elf::looks_like_dso(no)) << no;
 }
 
 TEST(LdCache, HostLdconfigReadsWhatWeWrite) {
@@ -181,4 +191,107 @@ TEST(LdCache, ReadsTheHostCacheAsLdconfigDoes) {
   EXPECT_TRUE(ours == theirs) << "the host cache read differently from ldconfig -p";
   EXPECT_EQ(cache->lookup("libc.so.6", elf::cache_flags("amd64"), elf::host_glibc_hwcaps()),
             "/lib/x86_64-linux-gnu/libc.so.6");
+}
+
+namespace {
+
+/// A minimal ELF64 shared object in either byte order: PT_INTERP, one
+/// PT_LOAD over the whole file and PT_DYNAMIC with DT_NEEDED, DT_SONAME,
+/// DT_RUNPATH, DT_STRTAB and DT_STRSZ. Built here because the test must not
+/// depend on a foreign architecture's files being on the host.
+std::string tiny_elf64(bool big, uint16_t machine) {
+  std::string out;
+  auto put = [&](auto v) {
+    if (big != (std::endian::native == std::endian::big)) v = std::byteswap(v);
+    out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  };
+  const std::string interp("/lib/ld64.so.1\0", 15);
+  const std::string strtab("\0libc.so.6\0libq.so.1\0/opt/q\0", 28);
+  const uint64_t vaddr = 0x10000, phoff = 64, interp_at = phoff + 3 * 56, strtab_at = interp_at + 16,
+                 dyn_at = strtab_at + 32, dyn_size = 6 * 16, size = dyn_at + dyn_size;
+  out.append("\x7f" "ELF", 4);
+  out += static_cast<char>(ELFCLASS64);
+  out += static_cast<char>(big ? ELFDATA2MSB : ELFDATA2LSB);
+  out += static_cast<char>(EV_CURRENT);
+  out.append(9, '\0');
+  put(uint16_t{ET_DYN}), put(machine), put(uint32_t{EV_CURRENT}), put(uint64_t{0}), put(phoff), put(uint64_t{0});
+  put(uint32_t{0}), put(uint16_t{64}), put(uint16_t{56}), put(uint16_t{3}), put(uint16_t{64}), put(uint16_t{0}), put(uint16_t{0});
+  auto phdr = [&](uint32_t type, uint64_t off, uint64_t n) {
+    put(type), put(uint32_t{PF_R}), put(off), put(vaddr + off), put(vaddr + off), put(n), put(n), put(uint64_t{8});
+  };
+  phdr(PT_INTERP, interp_at, interp.size());
+  phdr(PT_LOAD, 0, size);
+  phdr(PT_DYNAMIC, dyn_at, dyn_size);
+  out += interp;
+  out.append(strtab_at - out.size(), '\0');
+  out += strtab;
+  out.append(dyn_at - out.size(), '\0');
+  for (auto [tag, val] : {std::pair<int64_t, uint64_t>{DT_NEEDED, 1}, {DT_SONAME, 11}, {DT_RUNPATH, 21},
+                          {DT_STRTAB, vaddr + strtab_at}, {DT_STRSZ, strtab.size()}, {DT_NULL, 0}})
+    put(tag), put(val);
+  return out;
+}
+
+}  // namespace
+
+TEST(Elf, ReadsObjectsOfEitherByteOrder) {
+  // s390x is big-endian, ppc64el little: the same object in both orders
+  // reads the same.
+  TempDir dir(fs::temp_directory_path(), "distill-elf-");
+  for (auto [big, machine] : {std::pair{true, uint16_t{EM_S390}}, std::pair{false, uint16_t{EM_PPC64}}}) {
+    std::string path = (dir.path() / (big ? "big.so" : "little.so")).string();
+    write_file_atomic(path, tiny_elf64(big, machine));
+    auto info = elf::read_elf(path);
+    ASSERT_TRUE(info) << path;
+    EXPECT_EQ(info->little_endian, !big);
+    EXPECT_EQ(info->machine, machine);
+    EXPECT_EQ(info->type, ET_DYN);
+    EXPECT_EQ(info->interpreter, "/lib/ld64.so.1");
+    EXPECT_EQ(info->needed, std::vector<std::string>{"libc.so.6"});
+    EXPECT_EQ(info->soname, "libq.so.1");
+    EXPECT_EQ(info->runpath, std::vector<std::string>{"/opt/q"});
+    EXPECT_TRUE(info->has_runpath);
+    auto so = elf::read_shared_object(path, 0, fs::file_size(path));
+    ASSERT_TRUE(so) << path;
+    EXPECT_EQ(so->soname, "libq.so.1");
+    EXPECT_EQ(so->machine, machine);
+  }
+}
+
+TEST(LdCache, BigEndianTargetsGetABigEndianCache) {
+  // ld.so ignores a cache whose byte-order flag is not its own; s390x's
+  // reads every number big-endian.
+  EXPECT_TRUE(elf::big_endian_arch("s390x"));
+  EXPECT_FALSE(elf::big_endian_arch("ppc64el"));
+  EXPECT_FALSE(elf::big_endian_arch("amd64"));
+  std::vector<elf::CacheEntry> entries = {{"libc.so.6", "/lib/s390x-linux-gnu/libc.so.6"},
+                                          {"libssl.so.3", "/usr/lib/s390x-linux-gnu/libssl.so.3"},
+                                          {"libq.so.1", "/opt/glibc-hwcaps/z15/libq.so.1", "z15"}};
+  int s390x = elf::cache_flags("s390x");
+  std::string big = elf::write_ld_so_cache(entries, s390x, true);
+  std::string little = elf::write_ld_so_cache(entries, s390x, false);
+  ASSERT_EQ(big.size(), little.size());
+  EXPECT_EQ(big[28], 3);  // cache_file_new_flags_endian_big
+  EXPECT_EQ(little[28], 2);
+  EXPECT_EQ(big.substr(20, 4), std::string("\0\0\0\3", 4));  // nlibs
+  EXPECT_EQ(little.substr(20, 4), std::string("\3\0\0\0", 4));
+  auto read_back = [](const std::string& data) {
+    auto cache = elf::LdCache::parse(data);
+    std::vector<std::string> out;
+    if (cache)
+      for (const elf::CacheEntry& e : cache->entries())
+        out.push_back(e.soname + " " + e.path + " " + e.hwcaps + " " + std::to_string(e.flags));
+    return out;
+  };
+  EXPECT_EQ(read_back(big), read_back(little));
+  EXPECT_EQ(read_back(big).size(), 3u);
+  EXPECT_EQ(read_back(big)[0], "libssl.so.3 /usr/lib/s390x-linux-gnu/libssl.so.3  " + std::to_string(s390x));
+  auto cache = elf::LdCache::parse(big);
+  ASSERT_TRUE(cache);
+  EXPECT_EQ(cache->lookup("libq.so.1", s390x, {"z15"}), "/opt/glibc-hwcaps/z15/libq.so.1");
+  // An unset byte-order flag (glibc before 2.32): the order in which the
+  // entry count fits the file.
+  std::string unset = big;
+  unset[28] = 0;
+  EXPECT_EQ(read_back(unset), read_back(big));
 }
