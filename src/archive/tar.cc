@@ -194,6 +194,10 @@ void write_tar(const std::vector<LayerEntry>& entries, int64_t mtime, ByteSink& 
   std::unique_ptr<archive, ArchiveWriteDeleter> a(archive_write_new());
   archive* ar = a.get();
   check(ar, archive_write_set_format_pax_restricted(ar), "tar");
+  // xattrs as SCHILY.xattr records, which Go's archive/tar (containerd,
+  // Docker), GNU tar and libarchive read; libarchive's default adds a
+  // LIBARCHIVE.xattr twin that GNU tar warns about and no peer needs.
+  check(ar, archive_write_set_format_option(ar, "pax", "xattrheader", "SCHILY"), "tar");
   // No blocking: libarchive passes bytes straight on; the archive ends with
   // the two zero records and no padding to a 10 KiB block.
   check(ar, archive_write_set_bytes_per_block(ar, 0), "tar");

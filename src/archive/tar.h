@@ -54,6 +54,11 @@ void order_for_tar(std::vector<LayerEntry>& entries);
 /// ustar cannot hold a field. Entries must already be ordered.
 void write_tar(const std::vector<LayerEntry>& entries, int64_t mtime, ByteSink& out);
 
+/// The version of write_tar's byte layout, part of every layer cache key:
+/// a change to the bytes it writes for the same entries must change it.
+/// 2: xattrs as SCHILY.xattr records only (no LIBARCHIVE.xattr twin).
+inline constexpr const char* kTarLayoutVersion = "tar-layout-2";
+
 /// An entry read back from a tar stream.
 struct TarEntry {
   std::string path;  // as stored, without a leading "./" or trailing '/'

@@ -64,6 +64,7 @@ Digest layer_key(const std::vector<LayerEntry>& entries, const BuildOptions& opt
     field(std::string_view(buf, static_cast<size_t>(p - buf)));
   };
   field("distill-layer-v3");
+  field(kTarLayoutVersion);
   field(options.compression.str());
   field(std::to_string(options.epoch));
   for (const LayerEntry& e : entries) {

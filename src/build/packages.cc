@@ -525,8 +525,8 @@ BuiltLayer group_layer(const std::vector<LockedPackage>& packages, const std::ve
                        const LayerContext& ctx, Status& status) {
   std::string strip;
   for (const std::string& s : ctx.deb_options.strip) strip += s + ",";
-  nlohmann::json key = {"distill-deb-layer-v5", ctx.deb_options.merged_usr, strip, ctx.options.compression.str(),
-                        ctx.options.epoch};
+  nlohmann::json key = {"distill-deb-layer-v5", kTarLayoutVersion, ctx.deb_options.merged_usr, strip,
+                        ctx.options.compression.str(), ctx.options.epoch};
   std::string created_by = "distill: package";
   for (size_t i : group) {
     const LockedPackage& p = packages[i];

@@ -11,7 +11,7 @@
 #     cannot be registered, a NOTE says so and only the structure is checked;
 #   - --arch amd64,arm64,arm is one index of three manifests, each its
 #     single-arch build, and podman runs its arm image.
-# s390x and ppc64le are not here: see DM_PACKAGE_SETS in tests/mirror/lib.sh.
+# s390x and ppc64le: test_presets_s390x_ppc64le.sh (on bookworm).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_mirror.sh"
 . "$(dirname "$0")/helpers/presets/lib.sh"
