@@ -491,28 +491,6 @@ void usable_deb(const LockedPackage& p, const LayerContext& ctx) {
                 ctx.store.blob_path(p.sha256).string() + " and build again");
 }
 
-/// Splits packages (in order) into at most `max` groups by merging, again
-/// and again, the adjacent pair with the smallest combined size. With
-/// max == 0 every package is its own group.
-std::vector<std::vector<size_t>> group_packages(const std::vector<LockedPackage>& packages, size_t max) {
-  std::vector<std::vector<size_t>> groups;
-  std::vector<uint64_t> sizes;
-  for (size_t i = 0; i < packages.size(); ++i) {
-    groups.push_back({i});
-    sizes.push_back(packages[i].size);
-  }
-  while (max > 0 && groups.size() > max && groups.size() > 1) {
-    size_t best = 0;
-    for (size_t i = 1; i + 1 < groups.size(); ++i)
-      if (sizes[i] + sizes[i + 1] < sizes[best] + sizes[best + 1]) best = i;
-    groups[best].insert(groups[best].end(), groups[best + 1].begin(), groups[best + 1].end());
-    sizes[best] += sizes[best + 1];
-    groups.erase(groups.begin() + static_cast<long>(best) + 1);
-    sizes.erase(sizes.begin() + static_cast<long>(best) + 1);
-  }
-  return groups;
-}
-
 uint64_t group_size(const std::vector<LockedPackage>& packages, const std::vector<size_t>& group) {
   uint64_t size = 0;
   for (size_t i : group) size += packages[i].size;
@@ -567,6 +545,40 @@ void lower_to(std::atomic<size_t>& value, size_t candidate) {
 }
 
 }  // namespace
+
+/// Splits packages (in order) into at most `max` groups by merging, again
+/// and again, the two smallest groups (by .deb size; on a tie, the earlier
+/// one), as Huffman coding does: the largest packages keep layers of their
+/// own, and no large layer absorbs a small one just for being its
+/// neighbour. A group lists its packages in order and takes the place of
+/// its first. With max == 0 every package is its own group.
+std::vector<std::vector<size_t>> group_packages(const std::vector<LockedPackage>& packages, size_t max) {
+  std::vector<std::vector<size_t>> groups;
+  std::vector<uint64_t> sizes;
+  for (size_t i = 0; i < packages.size(); ++i) {
+    groups.push_back({i});
+    sizes.push_back(packages[i].size);
+  }
+  while (max > 0 && groups.size() > max && groups.size() > 1) {
+    size_t a = 0, b = 1;  // the smallest and the next, earlier first on ties
+    if (sizes[1] < sizes[0]) std::swap(a, b);
+    for (size_t i = 2; i < groups.size(); ++i) {
+      if (sizes[i] < sizes[a]) {
+        b = a;
+        a = i;
+      } else if (sizes[i] < sizes[b]) {
+        b = i;
+      }
+    }
+    auto [keep, gone] = std::minmax(a, b);
+    groups[keep].insert(groups[keep].end(), groups[gone].begin(), groups[gone].end());
+    std::sort(groups[keep].begin(), groups[keep].end());
+    sizes[keep] += sizes[gone];
+    groups.erase(groups.begin() + static_cast<long>(gone));
+    sizes.erase(sizes.begin() + static_cast<long>(gone));
+  }
+  return groups;
+}
 
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
                                        const std::set<std::string>& derived, size_t max_layers, Store& store,

@@ -89,11 +89,16 @@ class PackageDownloads {
   uint64_t m_total = 0;
 };
 
+/// Splits packages (in order) into at most `max` groups (layering.max-layers):
+/// the two smallest groups by .deb size merge, again and again. Each group
+/// lists its packages' indexes in order; groups are in order of their first.
+std::vector<std::vector<size_t>> group_packages(const std::vector<LockedPackage>& packages, size_t max);
+
 /// One layer per package of `arch`, in name order, each holding the
 /// package's files and its /var/lib/dpkg/status.d entries.
 /// Packages in `derived` keep only their effect (see derive_package). With
-/// max_layers > 0, the smallest neighbouring packages share layers so at
-/// most that many remain (layering.max-layers).
+/// max_layers > 0, the smallest packages share layers so at most that many
+/// remain (layering.max-layers; see group_packages).
 /// A layer waits in `downloads` (if given) for its own .debs only.
 std::vector<BuiltLayer> package_layers(const Lockfile& lock, const std::string& arch, const deb::DebOptions& deb_options,
                                        const std::set<std::string>& derived, size_t max_layers, Store& store,
