@@ -114,10 +114,18 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::write(std::string_view data) { write_all(m_fd.get(), data, m_path); }
 
 void AtomicFile::commit() {
-  if (::close(m_fd.release()) != 0) throw_errno("cannot write " + m_path.string());
+  // Renamed while still open, so its flock tells remove_stale_temporaries
+  // that the writer is alive until the file is in place; a close error
+  // (deferred write-back) then takes the file away again.
   if (::rename(m_temp.c_str(), m_path.c_str()) != 0) throw_errno("cannot rename into " + m_path.string());
   m_committed = true;
   forget_on_interrupt(m_temp);
+  if (::close(m_fd.release()) != 0) {
+    int saved = errno;
+    ::unlink(m_path.c_str());
+    errno = saved;
+    throw_errno("cannot write " + m_path.string());
+  }
 }
 
 void AtomicFile::commit_as_renamed() {

@@ -86,6 +86,12 @@ struct InspectCommand {
   bool no_files = false;
 };
 
+struct CachePruneCommand {
+  std::string max_size;  // --max-size SIZE
+  bool all = false;
+  bool dry_run = false;
+};
+
 int run_build(const GlobalOptions& global, const BuildCommand& cmd);
 struct Spec;
 /// A build of an in-memory spec (distill app), with cmd's flags.
@@ -97,5 +103,7 @@ int run_login(const GlobalOptions& global, const LoginCommand& cmd);
 int run_logout(const GlobalOptions& global, const LoginCommand& cmd);
 int run_why(const GlobalOptions& global, const WhyCommand& cmd);
 int run_inspect(const GlobalOptions& global, const InspectCommand& cmd);
+int run_cache_info(const GlobalOptions& global);
+int run_cache_prune(const GlobalOptions& global, const CachePruneCommand& cmd);
 
 }  // namespace distill

@@ -26,6 +26,7 @@ const char* kFooter =
     "  distill lock image.yaml && distill why libc6 image.yaml\n"
     "  distill build --preset python3 -o docker://registry.example:5000/python3:latest\n"
     "  distill copy docker://registry.example:5000/app:1 oci:out:app\n"
+    "  distill cache prune --max-size 5G\n"
     "\nDestinations and images use skopeo's transports:\n"
     "  oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:REPO:TAG]  docker://HOST/REPO[:TAG]\n"
     "\nEnvironment:\n"
@@ -230,6 +231,25 @@ int main(int argc, char** argv) {
   inspect_cmd->add_flag("--no-files", inspect.no_files, "Leave out the file tree");
   add_global(inspect_cmd);
 
+  CLI::App* cache_cmd = app.add_subcommand("cache", "Show or prune the local cache of blobs, packages and layers");
+  cache_cmd->require_subcommand(1);
+  cache_cmd->footer(
+      "\nThe cache holds every blob distill stored (layers, .debs, indexes) and the action\n"
+      "records that let a rebuild reuse them. It only grows; prune it now and then.\n"
+      "\nExamples:\n"
+      "  distill cache info\n"
+      "  distill cache prune --max-size 5G      # drop the least recently used blobs\n"
+      "  distill cache prune --all --dry-run");
+  CLI::App* cache_info_cmd = cache_cmd->add_subcommand("info", "Show where the cache is and what it holds");
+  add_global(cache_info_cmd);
+  distill::CachePruneCommand prune;
+  CLI::App* cache_prune_cmd =
+      cache_cmd->add_subcommand("prune", "Remove the least recently used blobs until the cache fits, or everything");
+  cache_prune_cmd->add_option("--max-size", prune.max_size, "Keep at most this much (500M, 2G, 1.5GiB; K/M/G/T are powers of 1024)");
+  cache_prune_cmd->add_flag("--all", prune.all, "Remove everything");
+  cache_prune_cmd->add_flag("-n,--dry-run", prune.dry_run, "Only say what would be removed");
+  add_global(cache_prune_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -246,6 +266,8 @@ int main(int argc, char** argv) {
   try {
     if (build_cmd->parsed()) return distill::run_build(global, build);
     if (inspect_cmd->parsed()) return distill::run_inspect(global, inspect);
+    if (cache_info_cmd->parsed()) return distill::run_cache_info(global);
+    if (cache_prune_cmd->parsed()) return distill::run_cache_prune(global, prune);
     if (lock_cmd->parsed()) return distill::run_lock(global, lock);
     if (why_cmd->parsed()) return distill::run_why(global, why);
     if (copy_cmd->parsed()) return distill::run_copy(global, copy);

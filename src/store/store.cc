@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,8 +20,19 @@ Store::Store(fs::path root) : m_root(std::move(root)) {
     if (ec) throw Error("cannot create the cache directory " + (m_root / sub).string() + ": " + ec.message() +
                         " (set --cache-dir or DISTILL_CACHE_DIR to a writable directory)");
   }
+  m_lock = Fd(::open((m_root / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!m_lock) throw_errno("cannot open " + (m_root / "lock").string());
+  while (::flock(m_lock.get(), LOCK_SH) != 0)
+    if (errno != EINTR) throw_errno("cannot lock " + (m_root / "lock").string());
   // A killed build's temporaries (SIGKILL, a crash) would stay forever.
   remove_stale_temporaries(m_root / "tmp", std::chrono::minutes(1));
+}
+
+void Store::touch(const fs::path& blob) const {
+  // atime only: the mtime stays the time the blob was written, and a
+  // destination hardlinked to the blob keeps its own.
+  const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+  ::utimensat(AT_FDCWD, blob.c_str(), times, 0);  // best effort: a read-only cache still works
 }
 
 fs::path Store::default_root() {
@@ -33,7 +46,10 @@ fs::path Store::blob_path(const Digest& digest) const { return m_root / "blobs" 
 
 bool Store::has_blob(const Digest& digest) const {
   struct stat st;
-  return ::stat(blob_path(digest).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  fs::path path = blob_path(digest);
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  touch(path);
+  return true;
 }
 
 Store::BlobWriter::BlobWriter(Store& store) : m_store(store), m_file(store.m_root / "tmp" / "blob") {}
@@ -70,6 +86,7 @@ std::string Store::read_blob(const Digest& digest, size_t max_size) const {
   if (static_cast<uint64_t>(st.st_size) > max_size)
     throw Error("blob " + digest.str() + " is " + std::to_string(st.st_size) + " bytes, more than expected");
   std::string data = read_file(path);
+  touch(path);
   if (sha256_of(data) != digest)
     throw Error("cache blob " + path.string() + " is corrupt (its content does not match its digest); delete it and build again");
   return data;
@@ -86,6 +103,7 @@ bool Store::is_fresh(const Digest& digest) const {
 }
 
 void Store::copy_blob(const Digest& digest, const fs::path& dest) const {
+  touch(blob_path(digest));
   // Blobs from earlier runs are checked on the way out; blobs this process
   // just hashed on the way in are copied (reflinked where possible).
   if (is_fresh(digest)) {

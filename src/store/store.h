@@ -10,9 +10,14 @@
 // every file appears by an atomic rename; two writers of the same blob or
 // action write the same bytes, so whichever rename lands last is right.
 //
-//   ROOT/blobs/sha256/<hex>        blob bytes
+//   ROOT/blobs/sha256/<hex>        blob bytes; atime: last use
 //   ROOT/actions/<key hex>.json    {"digest","diff_id","size","media_type"}
 //   ROOT/tmp/                      blobs being written
+//   ROOT/lock                      flock: shared while a Store is open,
+//                                  exclusive while the cache is pruned
+//
+// A blob's atime is set each time distill finds it in the store (whatever
+// the mount's atime policy), so pruning can drop the least recently used.
 #include <mutex>
 #include <optional>
 #include <set>
@@ -20,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/fs.h"
 #include "compress/sink.h"
 #include "digest/digest.h"
 
@@ -27,7 +33,8 @@ namespace distill {
 
 class Store {
  public:
-  /// Opens (creating if needed) the store at `root`.
+  /// Opens (creating if needed) the store at `root`, holding its lock
+  /// shared (waiting while `distill cache prune` runs).
   explicit Store(fs::path root);
 
   /// --cache-dir, else DISTILL_CACHE_DIR, else $XDG_CACHE_HOME/distill,
@@ -71,7 +78,11 @@ class Store {
   bool is_fresh(const Digest& digest) const;
 
  private:
+  /// Records a use of the blob (its atime) for pruning.
+  void touch(const fs::path& blob) const;
+
   fs::path m_root;
+  Fd m_lock;
   mutable std::mutex m_mutex;
   std::set<std::string> m_fresh;
 };
