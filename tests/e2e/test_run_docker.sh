@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # A private Docker engine (vfs storage, no networking) loads distill's
 # docker-archive and runs it: entrypoint, cmd, env, user and workdir take
-# effect, run arguments replace cmd, and `docker image inspect` shows the
+# effect, so does the entrypoint's file capability (security.capability), run arguments replace cmd, and `docker image inspect` shows the
 # spec's settings. The engine and its directories are removed afterwards.
 . "$(dirname "$0")/lib.sh"
 need_root
 need dockerd docker jq findmnt
 compile_probe "$T/probe"
 make_full_fixture "$T/spec" "$T/probe"
+# The entrypoint carries a file capability (the security.capability xattr,
+# a SCHILY.xattr record in the layer): run as 65532, it gets the capability.
+need setcap
+setcap cap_net_bind_service+ep "$T/spec/src/server"
 OUT=$T/out
 mkdir -p "$OUT"
 
@@ -93,6 +97,17 @@ assert_contains "$(cat "$T/load.out")" "Loaded image: example/app:1.0" "docker l
 step "docker run"
 docker_run example/app:1.0
 check_run --port 8080
+step "docker run: the entrypoint's file capability takes effect"
+# CAP_NET_BIND_SERVICE is bit 10; Docker's default set has it, so only the
+# file capability can raise it for user 65532.
+docker_run example/app:1.0 caps
+assert_eq "capeff=0000000000000400" "$(cat "$T/run.out")" "effective capabilities of /app/server as 65532 (docker)"
+# Without it in the bounding set, the kernel refuses to exec a file whose
+# capability it cannot grant: the xattr is there.
+rc=0
+"${DOCKER[@]}" run --rm --network none --cap-drop NET_BIND_SERVICE example/app:1.0 caps >"$T/run.out" 2>"$T/run.err" || rc=$?
+assert_ne 0 "$rc" "exit status of the entrypoint with --cap-drop NET_BIND_SERVICE (docker)"
+assert_contains "$(cat "$T/run.err")" "operation not permitted" "exec of a file capability outside the bounding set (docker)"
 step "docker run with arguments (they replace cmd)"
 docker_run example/app:1.0 extra "two words"
 check_run extra "two words"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # podman (with runc) runs what distill builds, from oci: directly and after
 # `podman load` of the oci-archive and the docker-archive: the entrypoint,
-# cmd, env, user and workdir of the spec take effect, and arguments given to
+# cmd, env, user and workdir of the spec and the entrypoint's file
+# capability take effect, and arguments given to
 # `podman run` replace cmd. A zstd image runs too. podman uses a private
 # store in a temp dir of its own, removed afterwards.
 . "$(dirname "$0")/lib.sh"
@@ -9,6 +10,10 @@ need_root
 need podman runc jq findmnt
 compile_probe "$T/probe"
 make_full_fixture "$T/spec" "$T/probe"
+# The entrypoint carries a file capability (the security.capability xattr,
+# a SCHILY.xattr record in the layer): run as 65532, it gets the capability.
+need setcap
+setcap cap_net_bind_service+ep "$T/spec/src/server"
 
 podman_setup
 
@@ -53,6 +58,17 @@ env:PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 step "podman run oci:DIR:TAG"
 podman_run "oci:$OUT/layout:1.0"
 check_run --port 8080
+step "podman run: the entrypoint's file capability takes effect"
+# CAP_NET_BIND_SERVICE is bit 10; podman's default set has it, so only the
+# file capability can raise it for user 65532.
+podman_run "oci:$OUT/layout:1.0" caps
+assert_eq "capeff=0000000000000400" "$(cat "$T/run.out")" "effective capabilities of /app/server as 65532 (podman)"
+# Without it in the bounding set, the kernel refuses to exec a file whose
+# capability it cannot grant: the xattr is there.
+rc=0
+"${PODMAN[@]}" run --rm --ulimit nofile=20000:20000 --ulimit nproc=20000:20000 --cap-drop NET_BIND_SERVICE "oci:$OUT/layout:1.0" caps >"$T/run.out" 2>"$T/run.err" || rc=$?
+assert_ne 0 "$rc" "exit status of the entrypoint with --cap-drop NET_BIND_SERVICE (podman)"
+assert_contains "$(cat "$T/run.err")" "operation not permitted" "exec of a file capability outside the bounding set (podman)"
 step "podman run oci:DIR:TAG with arguments (they replace cmd)"
 podman_run "oci:$OUT/layout:1.0" extra "two words"
 check_run extra "two words"
