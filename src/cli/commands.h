@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,5 +106,7 @@ int run_why(const GlobalOptions& global, const WhyCommand& cmd);
 int run_inspect(const GlobalOptions& global, const InspectCommand& cmd);
 int run_cache_info(const GlobalOptions& global);
 int run_cache_prune(const GlobalOptions& global, const CachePruneCommand& cmd);
+/// DISTILL_CACHE_MAX_SIZE: prunes the cache if a command left it larger.
+void prune_after_command(const GlobalOptions& global, uint64_t max_size);
 
 }  // namespace distill

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "base/error.h"
 #include "base/interrupt.h"
 #include "cli/commands.h"
+#include "store/maintenance.h"
 #include "ui/status.h"
 #include "version.h"
 
@@ -32,6 +34,7 @@ const char* kFooter =
     "\nEnvironment:\n"
     "  SOURCE_DATE_EPOCH  timestamps in images (default 0)\n"
     "  DISTILL_CACHE_DIR  the local cache (default $XDG_CACHE_HOME/distill)\n"
+    "  DISTILL_CACHE_MAX_SIZE  prune the cache to 90% of this after a build (e.g. 10G)\n"
     "  DISTILL_JOBS       worker threads (default: number of cores)\n"
     "  DISTILL_MIRROR     Debian mirror URL when a spec names no repository\n"
     "  NO_COLOR           no colour in messages\n"
@@ -264,21 +267,29 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (build_cmd->parsed()) return distill::run_build(global, build);
+    // ccache's max_size: the cache is pruned after a command that fills it.
+    std::optional<uint64_t> cache_max;
+    if (const char* max = std::getenv("DISTILL_CACHE_MAX_SIZE"); max && *max)
+      cache_max = distill::parse_size(max, "DISTILL_CACHE_MAX_SIZE");
+    auto pruned_after = [&](int rc) {
+      if (rc == 0 && cache_max) distill::prune_after_command(global, *cache_max);
+      return rc;
+    };
+    if (build_cmd->parsed()) return pruned_after(distill::run_build(global, build));
     if (inspect_cmd->parsed()) return distill::run_inspect(global, inspect);
     if (cache_info_cmd->parsed()) return distill::run_cache_info(global);
     if (cache_prune_cmd->parsed()) return distill::run_cache_prune(global, prune);
     if (lock_cmd->parsed()) return distill::run_lock(global, lock);
     if (why_cmd->parsed()) return distill::run_why(global, why);
-    if (copy_cmd->parsed()) return distill::run_copy(global, copy);
-    if (app_cmd->parsed()) return distill::run_app(global, appc);
+    if (copy_cmd->parsed()) return pruned_after(distill::run_copy(global, copy));
+    if (app_cmd->parsed()) return pruned_after(distill::run_app(global, appc));
     if (push_cmd->parsed()) {
       if (!push.destination.starts_with("docker://")) throw distill::UsageError("push writes to docker://HOST/REPO[:TAG]; use copy for other destinations");
       return distill::run_copy(global, push);
     }
     if (pull_cmd->parsed()) {
       if (!pull.source.starts_with("docker://")) throw distill::UsageError("pull reads docker://HOST/REPO[:TAG]; use copy for other sources");
-      return distill::run_copy(global, pull);
+      return pruned_after(distill::run_copy(global, pull));
     }
     if (login_cmd->parsed()) return distill::run_login(global, login);
     if (logout_cmd->parsed()) return distill::run_logout(global, logout);

@@ -46,13 +46,18 @@ std::vector<StoredFile> files_in(const fs::path& dir) {
   return out;
 }
 
+class InUse : public Error {
+ public:
+  using Error::Error;
+};
+
 /// Holds the store's lock exclusively, or says who has it.
 Fd lock_exclusively(const fs::path& root) {
   Fd lock(::open((root / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!lock) throw_errno("cannot open " + (root / "lock").string());
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK)
-      throw Error("the cache " + root.string() + " is in use by a running distill; prune it when that ends");
+      throw InUse("the cache " + root.string() + " is in use by a running distill; prune it when that ends");
     throw_errno("cannot lock " + (root / "lock").string());
   }
   return lock;
@@ -138,6 +143,17 @@ PruneResult prune_cache(const fs::path& root, const PruneOptions& options) {
   }
   result.remaining = cache_usage(root);
   return result;
+}
+
+std::optional<PruneResult> prune_if_over(const fs::path& root, uint64_t max_size) {
+  if (cache_usage(root).bytes() <= max_size) return std::nullopt;
+  PruneOptions options;
+  options.max_size = max_size / 10 * 9;
+  try {
+    return prune_cache(root, options);
+  } catch (const InUse&) {
+    return std::nullopt;  // the distill that holds it prunes when it ends
+  }
 }
 
 uint64_t parse_size(const std::string& text, const std::string& what) {

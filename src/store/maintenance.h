@@ -39,6 +39,12 @@ struct PruneResult {
 /// Action records whose blob is gone go too (they would only miss).
 PruneResult prune_cache(const fs::path& root, const PruneOptions& options);
 
+/// After a command (ccache's max_size): when the store at `root` holds more
+/// than `max_size`, prunes the least recently used blobs down to 90% of it,
+/// so that not every build prunes. Skipped (nullopt) when another distill
+/// holds the store or it fits.
+std::optional<PruneResult> prune_if_over(const fs::path& root, uint64_t max_size);
+
 /// "500M", "2G", "1.5GiB", "4096": bytes (K, M, G, T are powers of 1024).
 /// Throws UsageError naming `what` if the text is not a size.
 uint64_t parse_size(const std::string& text, const std::string& what);

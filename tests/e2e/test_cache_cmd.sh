@@ -10,6 +10,9 @@
 #     and the next build gives the same digest;
 #   - prune refuses while a distill holds the cache (its shared lock), and
 #     a build waits while a prune holds it;
+#   - DISTILL_CACHE_MAX_SIZE: a build that leaves the cache larger prunes it
+#     to 90% (the least recently used first), and says so; a bad value is a
+#     usage error before anything is built;
 #   - usage errors: no --max-size or --all, both, a size that is not one.
 . "$(dirname "$0")/lib.sh"
 need jq flock find
@@ -115,6 +118,25 @@ waited=$(( ($(date +%s%N) - start) / 1000000 ))
 wait "$HOLDER" 2>/dev/null || true
 [ "$waited" -ge 1500 ] || fail "a build ran in $waited ms while a prune held the cache exclusively (it should wait)"
 assert_jq "$T/a5.json" .digest "$A_DIGEST" "a's digest after waiting for the prune"
+
+step "DISTILL_CACHE_MAX_SIZE: a build that fills the cache prunes it to 90%"
+"$DISTILL" cache prune --all -q >/dev/null 2>&1 || fail "prune --all failed"
+build a6 a
+sleep 0.05
+MAX=$(( 5 * 1024 * 1024 ))  # a's 3 MB layer and b's do not both fit
+DISTILL_CACHE_MAX_SIZE=5M "$DISTILL" build "$T/b/image.yaml" -o "oci:$OUT/b3:1" --format json >"$T/b3.json" 2>"$T/b3.err" ||
+  fail "distill build with DISTILL_CACHE_MAX_SIZE=5M failed" "$(cat "$T/b3.err")"
+assert_matches "$(cat "$T/b3.err")" 'distill: the cache was over DISTILL_CACHE_MAX_SIZE \(5\.2 MB\): removed [0-9]+ least recently used blobs' \
+  "the build's message about pruning"
+assert_absent "$(blob "$A_LAYER")" "a's layer blob (least recently used) after the build of b over DISTILL_CACHE_MAX_SIZE"
+[ -f "$(blob "$B_LAYER")" ] || fail "the layer the build just made was pruned"
+info_json
+[ "$(jq .bytes "$T/info.json")" -le $((MAX / 10 * 9)) ] || fail "the cache holds more than 90% of DISTILL_CACHE_MAX_SIZE" "$(cat "$T/info.json")"
+rc=0
+DISTILL_CACHE_MAX_SIZE=lots "$DISTILL" build "$T/b/image.yaml" -o "oci:$OUT/b4:1" >"$T/b4.out" 2>"$T/b4.err" || rc=$?
+assert_eq 2 "$rc" "exit status with DISTILL_CACHE_MAX_SIZE=lots"
+assert_contains "$(cat "$T/b4.err")" 'DISTILL_CACHE_MAX_SIZE: "lots" is not a size' "message for DISTILL_CACHE_MAX_SIZE=lots"
+assert_absent "$OUT/b4" "the destination of a build refused for its DISTILL_CACHE_MAX_SIZE"
 
 step "usage errors"
 prune_usage() { # WANT_MESSAGE ARGS...
