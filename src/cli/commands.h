@@ -85,6 +85,7 @@ struct InspectCommand {
   std::string image;
   std::optional<std::string> arch;
   bool no_files = false;
+  RegistryFlags registry;  // docker:// images
 };
 
 struct CachePruneCommand {

@@ -2,7 +2,10 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "base/thread_pool.h"
 #include "cli/commands.h"
+#include "cli/registry_support.h"
+#include "registry/transfer.h"
 #include "oci/source.h"
 #include "oci/tree.h"
 #include "ui/status.h"
@@ -108,10 +111,30 @@ void print_text(const ImageView& view, const std::vector<TreeEntry>* files) {
 
 }  // namespace
 
+namespace {
+
+/// A registry image: its manifest for the platform and config, and its
+/// layers only when the file tree is wanted, pulled into the store (as
+/// skopeo inspect, nothing is written elsewhere).
+ImageView open_registry_image(const ImageRef& ref, const InspectCommand& cmd, Store& store, Status& status) {
+  registry::Reference remote = registry::Reference::parse(ref.path);
+  registry::Options o = registry_options(cmd.registry);
+  o.auth.repository = remote.repository;
+  registry::Client client(remote.host, o);
+  ThreadPool pool(ThreadPool::default_threads());
+  Descriptor manifest = registry::pull_platform_image(remote, cmd.arch, !cmd.no_files, client, store, status, pool);
+  return open_stored_image(store, manifest, ref.str(), !cmd.no_files);
+}
+
+}  // namespace
+
 int run_inspect(const GlobalOptions& global, const InspectCommand& cmd) {
   ImageRef ref = ImageRef::parse(cmd.image);
+  if (ref.transport == ImageRef::Transport::docker) registry::Reference::parse(ref.path);  // usage errors first
   Store store(global.cache_dir.empty() ? Store::default_root() : fs::path(global.cache_dir));
-  ImageView view = open_image(ref, store, cmd.arch);
+  auto status = Status::for_stderr(global.quiet);
+  ImageView view = ref.transport == ImageRef::Transport::docker ? open_registry_image(ref, cmd, store, *status)
+                                                                : open_image(ref, store, cmd.arch);
   std::vector<TreeEntry> files;
   if (!cmd.no_files) files = merged_tree(view);
   const std::vector<TreeEntry>* tree = cmd.no_files ? nullptr : &files;

@@ -227,11 +227,14 @@ int main(int argc, char** argv) {
   inspect_cmd->footer(
       "\nExamples:\n"
       "  distill inspect oci:out:latest\n"
+      "  distill inspect docker://registry.example:5000/app:1 --no-files\n"
       "  distill inspect docker-archive:app.tar --format json | jq '.files[] | select(.uid != 0)'");
-  inspect_cmd->add_option("image", inspect.image, "oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REPO:TAG]")
+  inspect_cmd->add_option("image", inspect.image,
+                          "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO[:TAG]")
       ->required();
   inspect_cmd->add_option("--arch", inspect.arch, "Platform to show from a multi-platform image (default: this machine's)");
-  inspect_cmd->add_flag("--no-files", inspect.no_files, "Leave out the file tree");
+  inspect_cmd->add_flag("--no-files", inspect.no_files, "Leave out the file tree (a registry image's layers are not downloaded)");
+  add_registry_flags(inspect_cmd, inspect.registry);
   add_global(inspect_cmd);
 
   CLI::App* cache_cmd = app.add_subcommand("cache", "Show or prune the local cache of blobs, packages and layers");

@@ -84,4 +84,18 @@ std::string rfc3339(int64_t seconds) {
   return buf;
 }
 
+Descriptor pick_manifest(const nlohmann::json& index, const std::optional<std::string>& arch, const std::string& what) {
+  Platform want = arch ? Platform::from_arch(*arch) : Platform::host();
+  std::optional<Descriptor> first, match;
+  const auto& list = index.value("manifests", nlohmann::json::array());
+  for (size_t i = 0; i < list.size(); ++i) {
+    Descriptor d = Descriptor::from_json(list[i], what + " manifests[" + std::to_string(i) + "]");
+    if (!first) first = d;
+    if (!match && d.platform && d.platform->architecture == want.architecture && d.platform->os == want.os) match = d;
+  }
+  if (!first) throw Error(what + " lists no images");
+  if (!match && arch) throw Error(what + " has no image for " + want.str());
+  return match ? *match : *first;
+}
+
 }  // namespace distill

@@ -53,6 +53,11 @@ struct Descriptor {
   static Descriptor from_json(const nlohmann::json& j, const std::string& where);
 };
 
+/// The manifest an index lists for `arch` (default: this machine's
+/// platform, else the index's first manifest). Throws naming `what` if the
+/// index lists none, or none for an `arch` asked for.
+Descriptor pick_manifest(const nlohmann::json& index, const std::optional<std::string>& arch, const std::string& what);
+
 /// Compact JSON with sorted keys: the exact bytes that get hashed.
 std::string canonical_json(const nlohmann::json& j);
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <set>
 
 #include "archive/tar.h"
 #include "base/error.h"
@@ -101,11 +102,8 @@ nlohmann::json parse_json(const std::string& text, const std::string& what) {
   return j;
 }
 
-Platform wanted_platform(const std::optional<std::string>& arch) {
-  return arch ? Platform::from_arch(*arch) : Platform::host();
-}
-
-ImageView view_from_manifest(BlobAccess& blobs, const Descriptor& desc, const std::string& reference) {
+ImageView view_from_manifest(BlobAccess& blobs, const Descriptor& desc, const std::string& reference,
+                             bool with_layer_files = true) {
   ImageView view;
   view.reference = reference;
   view.manifest = desc;
@@ -123,11 +121,31 @@ ImageView view_from_manifest(BlobAccess& blobs, const Descriptor& desc, const st
     LayerView l;
     l.blob = Descriptor::from_json(layers[i], "manifest layers[" + std::to_string(i) + "]");
     if (i < diff_ids.size()) l.diff_id = Digest::parse(diff_ids[i], "config rootfs.diff_ids");
-    l.file = blobs.blob(l.blob.digest);
+    if (with_layer_files) l.file = blobs.blob(l.blob.digest);
     view.layers.push_back(std::move(l));
   }
   return view;
 }
+
+/// Blobs already in the store (pulled from a registry), checked when read.
+class StoreAccess : public BlobAccess {
+ public:
+  explicit StoreAccess(Store& store) : m_store(store) {}
+  fs::path blob(const Digest& d) override {
+    if (!m_store.has_blob(d)) throw Error("blob " + d.str() + " is not in the cache " + m_store.root().string());
+    if (!m_store.is_fresh(d) && !m_verified.count(d.hex)) {
+      if (hash_file(m_store.blob_path(d)) != d)
+        throw Error("cache blob " + m_store.blob_path(d).string() + " is corrupt (its content does not match its digest); delete it and try again");
+      m_verified.insert(d.hex);
+    }
+    return m_store.blob_path(d);
+  }
+  std::optional<fs::path> named(const std::string&) override { return std::nullopt; }
+
+ private:
+  Store& m_store;
+  std::set<std::string> m_verified;
+};
 
 /// docker-archive layers carry no media type: tell it from the magic bytes.
 std::string sniff_layer_media_type(const fs::path& file) {
@@ -161,17 +179,7 @@ ImageView view_from_oci(BlobAccess& blobs, const ImageRef& ref, const std::optio
   for (int depth = 0; desc.media_type == media_type::index || desc.media_type == media_type::docker_list; ++depth) {
     if (depth > 4) throw Error(ref.str() + ": indexes nest too deeply");
     nlohmann::json sub = parse_json(blobs.read_json_blob(desc.digest), "index " + desc.digest.str());
-    Platform want = wanted_platform(arch);
-    std::optional<Descriptor> first, match;
-    const auto& list = sub.value("manifests", nlohmann::json::array());
-    for (size_t i = 0; i < list.size(); ++i) {
-      Descriptor d = Descriptor::from_json(list[i], "index manifests[" + std::to_string(i) + "]");
-      if (!first) first = d;
-      if (!match && d.platform && d.platform->architecture == want.architecture && d.platform->os == want.os) match = d;
-    }
-    if (!first) throw Error(ref.str() + ": the index lists no images");
-    if (!match && arch) throw Error(ref.str() + ": the index has no image for " + want.str());
-    desc = match ? *match : *first;
+    desc = pick_manifest(sub, arch, ref.str() + ": the index");
   }
   return view_from_manifest(blobs, desc, ref.str());
 }
@@ -226,6 +234,11 @@ ImageView view_from_docker_archive(ArchiveAccess& blobs, const ImageRef& ref) {
 
 }  // namespace
 
+ImageView open_stored_image(Store& store, const Descriptor& manifest, const std::string& reference, bool with_layer_files) {
+  StoreAccess blobs(store);
+  return view_from_manifest(blobs, manifest, reference, with_layer_files);
+}
+
 ImageView open_image(const ImageRef& ref, Store& store, const std::optional<std::string>& arch) {
   switch (ref.transport) {
     case ImageRef::Transport::oci_dir: {
@@ -245,7 +258,9 @@ ImageView open_image(const ImageRef& ref, Store& store, const std::optional<std:
     case ImageRef::Transport::docker:
       break;
   }
-  throw UsageError("inspect reads oci:, oci-archive: and docker-archive:; pull a registry image first (distill pull)");
+  // Registry images come through registry::pull_platform_image and
+  // open_stored_image: this layer knows no network.
+  throw UsageError(ref.str() + ": a registry image; read it with distill inspect or pull it first (distill pull)");
 }
 
 }  // namespace distill

@@ -19,7 +19,7 @@ namespace distill {
 struct LayerView {
   Descriptor blob;
   std::optional<Digest> diff_id;  // from the config, when it has one
-  fs::path file;                  // verified blob file
+  fs::path file;                  // verified blob file (empty if not fetched)
 };
 
 struct ImageView {
@@ -29,6 +29,10 @@ struct ImageView {
   Digest config_digest;
   std::vector<LayerView> layers;
 };
+
+/// Opens the image of a manifest whose blobs are in the store (pulled from a
+/// registry); without `with_layer_files` the layers need not be there.
+ImageView open_stored_image(Store& store, const Descriptor& manifest, const std::string& reference, bool with_layer_files);
 
 /// Opens the image `ref` names. `arch` picks a platform from an index
 /// (default: the host's, else the first).

@@ -95,6 +95,57 @@ PushReport push_artifact(Store& store, const BuiltArtifact& artifact, const Refe
   return report;
 }
 
+namespace {
+
+/// Downloads `blobs` into the store, several at once, with progress.
+void pull_blobs(const Reference& ref, const std::vector<Descriptor>& blobs, Client& client, Store& store, Status& status,
+                ThreadPool& pool) {
+  uint64_t total = 0;
+  for (const Descriptor& d : blobs) total += d.size;
+  status.phase("pulling " + std::to_string(blobs.size()) + " blobs", total);
+  std::atomic<uint64_t> done{0};
+  ThreadPool downloads(std::max(4u, pool.size()));
+  std::vector<std::future<void>> jobs;
+  for (const Descriptor& d : blobs)
+    jobs.push_back(downloads.submit([&, d] {
+      uint64_t last = 0;
+      client.pull_blob(ref.repository, d.digest, d.size, store, [&](uint64_t n) {
+        done += n - last;
+        last = n;
+        status.progress(done);
+      });
+    }));
+  wait_all(jobs);
+  status.done(human_size(total));
+}
+
+}  // namespace
+
+Descriptor pull_platform_image(const Reference& ref, const std::optional<std::string>& arch, bool with_layers, Client& client,
+                               Store& store, Status& status, ThreadPool& pool) {
+  status.phase("reading " + ref.str());
+  Manifest top = client.get_manifest(ref.repository, ref.reference());
+  if (ref.digest && top.digest != *ref.digest)
+    throw Error(ref.str() + ": the registry sent a manifest with digest " + top.digest.str() + "; refusing it");
+  Descriptor desc{top.media_type, store.put_blob(top.bytes), top.bytes.size(), {}, std::nullopt};
+  std::string bytes = top.bytes;
+  for (int depth = 0; desc.media_type == media_type::index || desc.media_type == media_type::docker_list; ++depth) {
+    if (depth > 4) throw Error(ref.str() + ": indexes nest too deeply");
+    desc = pick_manifest(nlohmann::json::parse(bytes), arch, ref.str() + ": the index");
+    Manifest child = client.get_manifest(ref.repository, desc.digest.str());  // checked against the digest
+    store.put_blob(child.bytes);
+    bytes = child.bytes;
+  }
+  nlohmann::json manifest = nlohmann::json::parse(bytes);
+  if (!manifest.contains("config")) throw Error(ref.str() + ": manifest " + desc.digest.str() + " has no config");
+  std::vector<Descriptor> blobs = {Descriptor::from_json(manifest["config"], ref.str() + " config")};
+  if (with_layers)
+    for (const auto& l : manifest.value("layers", nlohmann::json::array())) blobs.push_back(Descriptor::from_json(l, ref.str() + " layer"));
+  status.done(desc.platform ? desc.platform->str() : "one image");
+  pull_blobs(ref, blobs, client, store, status, pool);
+  return desc;
+}
+
 Descriptor pull_artifact(const Reference& ref, Client& client, Store& store, Status& status, ThreadPool& pool) {
   status.phase("reading " + ref.str());
   Manifest top = client.get_manifest(ref.repository, ref.reference());
@@ -114,28 +165,12 @@ Descriptor pull_artifact(const Reference& ref, Client& client, Store& store, Sta
     images.push_back(j);
   }
   std::vector<Descriptor> blobs;
-  uint64_t total = 0;
   for (const auto& m : images) {
     blobs.push_back(Descriptor::from_json(m.value("config", nlohmann::json()), ref.str() + " config"));
     for (const auto& l : m.value("layers", nlohmann::json::array())) blobs.push_back(Descriptor::from_json(l, ref.str() + " layer"));
   }
-  for (const Descriptor& d : blobs) total += d.size;
   status.done(std::to_string(images.size()) + " image(s)");
-  status.phase("pulling " + std::to_string(blobs.size()) + " blobs", total);
-  std::atomic<uint64_t> done{0};
-  ThreadPool downloads(std::max(4u, pool.size()));
-  std::vector<std::future<void>> jobs;
-  for (const Descriptor& d : blobs)
-    jobs.push_back(downloads.submit([&, d] {
-      uint64_t last = 0;
-      client.pull_blob(ref.repository, d.digest, d.size, store, [&](uint64_t n) {
-        done += n - last;
-        last = n;
-        status.progress(done);
-      });
-    }));
-  wait_all(jobs);
-  status.done(human_size(total));
+  pull_blobs(ref, blobs, client, store, status, pool);
   MountHints hints(store, ref.host);
   for (const Descriptor& d : blobs) hints.seen(d.digest, ref.repository);
   hints.save();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# distill push, pull, copy and build -o docker:// against the distribution
+# distill push, pull, copy, inspect and build -o docker:// against the distribution
 # registry (Debian docker-registry 2.8): one with TLS from a test CA and
 # htpasswd auth, one plain HTTP. skopeo and podman judge what distill pushes;
 # distill pulls what skopeo pushes. Digests and bytes must survive every
@@ -181,6 +181,37 @@ multi_arch() {
   assert_image_identical "$T/multi" "$T/multi-pulled" "$idx"
 }
 
+# distill inspect docker:// reads what the layout read shows (config,
+# layers, merged file tree); --no-files downloads no layer; --arch picks a
+# platform from an index; an unknown tag is a clear failure.
+inspect_remote() {
+  "$DISTILL" inspect "oci:$T/src:1.0" --format json -q >"$T/inspect.local.json" 2>"$T/inspect.err" ||
+    fail "distill inspect of the local layout failed" "$(cat "$T/inspect.err")"
+  dist_ok inspect-remote inspect "docker://$REG_TLS/e2e/probe:1.0" "${TLS[@]}" --format json -q
+  assert_jq "$DIST_OUTS/inspect-remote.out" .reference "docker://$REG_TLS/e2e/probe:1.0" "inspect docker://: reference"
+  assert_jq "$DIST_OUTS/inspect-remote.out" .manifest.digest "$DIGEST" "inspect docker://: manifest digest"
+  # The manifest's descriptor in the layout also carries index.json's tag
+  # annotations and platform; the registry's tag has neither.
+  local same='del(.reference, .manifest.annotations, .manifest.platform)'
+  assert_eq "$(jq -S "$same" "$T/inspect.local.json")" "$(jq -S "$same" "$DIST_OUTS/inspect-remote.out")" \
+    "inspect docker:// against inspect oci: of the image pushed (config, layers, files)"
+  [ "$(jq '.files | length' "$DIST_OUTS/inspect-remote.out")" -gt 3 ] || fail "inspect docker:// lists no file tree"
+  DISTILL_CACHE_DIR=$T/inspect-cache dist_ok inspect-nofiles inspect "docker://$REG_TLS/e2e/probe:1.0" "${TLS[@]}" --no-files --format json -q
+  assert_jq "$DIST_OUTS/inspect-nofiles.out" .configDigest "$CONFIG" "inspect --no-files: config digest"
+  assert_jq "$DIST_OUTS/inspect-nofiles.out" '[.layers[].digest] | join(" ")' "$LAYERS" "inspect --no-files: layers"
+  [ -f "$T/inspect-cache/blobs/sha256/${CONFIG#sha256:}" ] || fail "inspect --no-files did not keep the config in its cache"
+  local l
+  for l in $LAYERS; do assert_absent "$T/inspect-cache/blobs/sha256/${l#sha256:}" "layer $l in the cache of inspect --no-files (not downloaded)"; done
+  dist_ok inspect-multi inspect "docker://$REG_TLS/e2e/multi:1.0" "${TLS[@]}" --arch arm64 --format json -q
+  "$DISTILL" inspect "oci:$T/multi:1.0" --arch arm64 --format json -q >"$T/inspect.multi.json" 2>"$T/inspect.err" ||
+    fail "distill inspect --arch arm64 of the local index failed" "$(cat "$T/inspect.err")"
+  assert_jq "$DIST_OUTS/inspect-multi.out" .config.architecture arm64 "inspect docker:// --arch arm64 of an index"
+  assert_eq "$(jq -S "$same" "$T/inspect.multi.json")" "$(jq -S "$same" "$DIST_OUTS/inspect-multi.out")" \
+    "inspect docker:// --arch arm64 against the local index's arm64 image"
+  dist_fail inspect-missing inspect "docker://$REG_TLS/e2e/probe:no-such-tag" "${TLS[@]}"
+  assert_contains "$DIST_ERR" "e2e/probe:no-such-tag does not exist (manifest unknown)" "inspect of a tag the registry lacks"
+}
+
 repush_unchanged() {
   dist_ok repush-first push "oci:$T/src:1.0" "docker://$REG_TLS/e2e/repush:1.0" "${TLS[@]}" --format json
   local mark
@@ -319,6 +350,8 @@ step "distill pulls a Docker v2s2 image into oci: that skopeo can read"
 soft pull_docker_v2s2 pull_docker_v2s2
 step "multi-arch index: push and pull whole"
 soft multi_arch multi_arch
+step "distill inspect docker://"
+soft inspect_remote inspect_remote
 step "an unchanged re-push uploads no blob"
 soft repush_unchanged repush_unchanged
 step "distill build -o docker://"
