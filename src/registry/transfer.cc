@@ -128,15 +128,19 @@ Descriptor pull_platform_image(const Reference& ref, const std::optional<std::st
   if (ref.digest && top.digest != *ref.digest)
     throw Error(ref.str() + ": the registry sent a manifest with digest " + top.digest.str() + "; refusing it");
   Descriptor desc{top.media_type, store.put_blob(top.bytes), top.bytes.size(), {}, std::nullopt};
-  std::string bytes = top.bytes;
+  auto object = [&](const std::string& bytes, const Digest& digest) {
+    nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+    if (!j.is_object()) throw Error(ref.str() + ": manifest " + digest.str() + " is not a JSON object");
+    return j;
+  };
+  nlohmann::json manifest = object(top.bytes, desc.digest);
   for (int depth = 0; desc.media_type == media_type::index || desc.media_type == media_type::docker_list; ++depth) {
     if (depth > 4) throw Error(ref.str() + ": indexes nest too deeply");
-    desc = pick_manifest(nlohmann::json::parse(bytes), arch, ref.str() + ": the index");
+    desc = pick_manifest(manifest, arch, ref.str() + ": the index");
     Manifest child = client.get_manifest(ref.repository, desc.digest.str());  // checked against the digest
     store.put_blob(child.bytes);
-    bytes = child.bytes;
+    manifest = object(child.bytes, desc.digest);
   }
-  nlohmann::json manifest = nlohmann::json::parse(bytes);
   if (!manifest.contains("config")) throw Error(ref.str() + ": manifest " + desc.digest.str() + " has no config");
   std::vector<Descriptor> blobs = {Descriptor::from_json(manifest["config"], ref.str() + " config")};
   if (with_layers)

@@ -142,10 +142,25 @@ flip_layer_only() {
   assert_matches "$DIST_ERR" '(does not match|[Dd]igest|[Mm]ismatch)' "the error says the blob's digest does not match"
 }
 
+# inspect docker:// checks what it downloads too: a corrupted layer fails
+# it, naming the layer; --no-files needs no layer and works.
+inspect_flipped_layer() {
+  local layer
+  layer=$(jq_file "$(blob_path "$T/imgs" "${WANT[1]}")" '.layers[0].digest')
+  DISTILL_CACHE_DIR=$T/flipcache4 dist "flip-inspect" inspect "docker://$FLIP_LAYER/e2e/faults:1" "${PLAIN[@]}"
+  assert_eq 1 "$DIST_RC" "exit status of inspect docker:// whose layer is corrupted"
+  assert_contains "$DIST_ERR" "$layer" "inspect's error names the corrupted layer"
+  assert_matches "$DIST_ERR" '(does not match|[Dd]igest|[Mm]ismatch)' "inspect's error says the blob's digest does not match"
+  assert_absent "$T/flipcache4/blobs/sha256/${layer#sha256:}" "the corrupted layer in inspect's cache"
+  DISTILL_CACHE_DIR=$T/flipcache4 dist_ok "flip-inspect-nofiles" inspect "docker://$FLIP_LAYER/e2e/faults:1" --no-files --format json "${PLAIN[@]}"
+  assert_jq "$DIST_OUTS/flip-inspect-nofiles.out" .manifest.digest "${WANT[1]}" "inspect --no-files through the flipping proxy"
+}
+
 step "a blob body with one flipped bit: the pull fails and writes nothing"
 soft flip_fresh_dest flip_fresh_dest
 soft flip_layer_only flip_layer_only
 soft flip_existing_layout flip_existing_layout
+soft inspect_flipped_layer inspect_flipped_layer
 
 step "the proxy never made the registry accept a wrong blob"
 # The registry checks every blob it is given against its digest; any
