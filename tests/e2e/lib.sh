@@ -12,7 +12,8 @@ set -Eeuo pipefail
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$E2E_DIR/../.." && pwd)
-TEST_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+# A wrapper (test_presets_bookworm.sh) that execs another test names itself in E2E_TEST_NAME.
+TEST_NAME=${E2E_TEST_NAME:-$(basename "${BASH_SOURCE[1]:-$0}" .sh)}
 
 # ---------------------------------------------------------------- reporting
 
