@@ -66,12 +66,12 @@ int run_cache_prune(const GlobalOptions& global, const CachePruneCommand& cmd) {
   return 0;
 }
 
-void prune_after_command(const GlobalOptions& global, uint64_t max_size) {
+void prune_after_command(const GlobalOptions& global, const std::string& max_size) {
   fs::path root = cache_root(global);
-  auto r = prune_if_over(root, max_size);
+  auto r = prune_if_over(root, parse_size(max_size, "DISTILL_CACHE_MAX_SIZE"));
   if (r && !global.quiet)
-    std::fprintf(stderr, "distill: the cache was over DISTILL_CACHE_MAX_SIZE (%s): removed %llu least recently used blobs (%s)\n",
-                 human_size(max_size).c_str(), static_cast<unsigned long long>(r->blobs), human_size(r->blob_bytes).c_str());
+    std::fprintf(stderr, "distill: the cache was over DISTILL_CACHE_MAX_SIZE=%s: removed %llu least recently used blobs (%s)\n",
+                 max_size.c_str(), static_cast<unsigned long long>(r->blobs), human_size(r->blob_bytes).c_str());
 }
 
 }  // namespace distill

@@ -107,7 +107,8 @@ int run_why(const GlobalOptions& global, const WhyCommand& cmd);
 int run_inspect(const GlobalOptions& global, const InspectCommand& cmd);
 int run_cache_info(const GlobalOptions& global);
 int run_cache_prune(const GlobalOptions& global, const CachePruneCommand& cmd);
-/// DISTILL_CACHE_MAX_SIZE: prunes the cache if a command left it larger.
-void prune_after_command(const GlobalOptions& global, uint64_t max_size);
+/// DISTILL_CACHE_MAX_SIZE (`max_size`, as the user wrote it): prunes the
+/// cache if a command left it larger.
+void prune_after_command(const GlobalOptions& global, const std::string& max_size);
 
 }  // namespace distill

@@ -271,11 +271,10 @@ int main(int argc, char** argv) {
 
   try {
     // ccache's max_size: the cache is pruned after a command that fills it.
-    std::optional<uint64_t> cache_max;
-    if (const char* max = std::getenv("DISTILL_CACHE_MAX_SIZE"); max && *max)
-      cache_max = distill::parse_size(max, "DISTILL_CACHE_MAX_SIZE");
+    const char* cache_max = std::getenv("DISTILL_CACHE_MAX_SIZE");
+    if (cache_max && *cache_max) distill::parse_size(cache_max, "DISTILL_CACHE_MAX_SIZE");  // usage errors first
     auto pruned_after = [&](int rc) {
-      if (rc == 0 && cache_max) distill::prune_after_command(global, *cache_max);
+      if (rc == 0 && cache_max && *cache_max) distill::prune_after_command(global, cache_max);
       return rc;
     };
     if (build_cmd->parsed()) return pruned_after(distill::run_build(global, build));
